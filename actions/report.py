@@ -1,0 +1,228 @@
+"""Actions of the report journey. Business rules live in bot/; these only translate."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Text
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import settings as settings_module
+from bot.cases import submit_report
+from bot.db import session_factory
+from bot.i18n import format_when
+from bot.report.flow import opening_account, take_reply
+from bot.report.questions import BY_SLOT, SLOTS, answered_slots, previous_slot
+from bot.report.reading import Reply
+from bot.report.summary import change_choices, summary_text
+
+logger = logging.getLogger(__name__)
+
+FORM = "report_form"
+REQUESTED = "requested_slot"
+
+
+def _answers(tracker: Tracker) -> Dict[str, Any]:
+    return {slot: tracker.get_slot(slot) for slot in SLOTS}
+
+
+def _language(tracker: Tracker) -> str:
+    return tracker.get_slot("language") or "en"
+
+
+def _reply(tracker: Tracker) -> Reply:
+    message = tracker.latest_message or {}
+    intent = message.get("intent") or {}
+    value = next((e.get("value") for e in message.get("entities") or [] if e.get("entity") == "value"), None)
+    return Reply(
+        text=message.get("text") or "",
+        intent=intent.get("name"),
+        confidence=float(intent.get("confidence") or 0.0),
+        value=str(value) if value is not None else None,
+    )
+
+
+def _is_fresh_reply(tracker: Tracker) -> bool:
+    """True when the form runs straight after a user message (not when it resumes after a rule).
+
+    Rasa hands the validation action a copy of the tracker that ends with the form's own
+    action (and slot events), so look past those for the user's message.
+    """
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind in ("slot", "user_featurization") or (kind == "action" and event.get("name") in (FORM, "action_extract_slots")):
+            continue
+        return kind == "user"
+    return False
+
+
+def _slot_events(changes: Dict[str, Any]) -> List[EventType]:
+    return [SlotSet(slot, value) for slot, value in changes.items()]
+
+
+def _clear_report() -> List[EventType]:
+    return [SlotSet(slot, None) for slot in SLOTS] + [SlotSet("consent_log", None), SlotSet(REQUESTED, None)]
+
+
+class ActionStartReport(Action):
+    """A new report (or the one in progress, resumed): its id, and their opening account if they gave one."""
+
+    def name(self) -> Text:
+        return "action_start_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        if tracker.get_slot("report_status") == "in_progress" and answered_slots(_answers(tracker)):
+            dispatcher.utter_message(response="utter_resume_report")
+            return [SlotSet(REQUESTED, None)]
+        events = _clear_report() + [
+            SlotSet("report_id", uuid.uuid4().hex),
+            SlotSet("report_status", "in_progress"),
+        ]
+        account = opening_account(_reply(tracker))
+        if account:
+            events.append(SlotSet("description", account))
+        return events
+
+
+class ValidateReportForm(FormValidationAction):
+    """Reads each reply to the report's questions and picks the next question (bot.report.flow)."""
+
+    def name(self) -> Text:
+        return "validate_report_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        settings = settings_module.load()
+        fresh_reply = tracker.active_loop_name == FORM and _is_fresh_reply(tracker)
+        now = datetime.now(timezone.utc)
+        step = take_reply(
+            _answers(tracker),
+            tracker.get_slot(REQUESTED),
+            _reply(tracker) if fresh_reply else None,
+            today=now.astimezone(ZoneInfo(settings.timezone)).date(),
+            now_iso=now.isoformat(),
+            language=_language(tracker),
+            consent_log=tracker.get_slot("consent_log"),
+        )
+        if step.command:
+            return []  # nothing extracted: the form steps aside and the rules answer the command
+        for response in step.responses:
+            dispatcher.utter_message(response=response)
+        return _slot_events(step.changes) + [SlotSet(REQUESTED, step.next_slot)]
+
+
+class ActionShowSummary(Action):
+    def name(self) -> Text:
+        return "action_show_summary"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_summary", summary=summary_text(_answers(tracker), _language(tracker)))
+        return []
+
+
+class ActionSubmitReport(Action):
+    """Creates the case (idempotent on the report id) and says what happens next."""
+
+    def name(self) -> Text:
+        return "action_submit_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        settings = settings_module.load()
+        language = _language(tracker)
+        report_id = tracker.get_slot("report_id") or uuid.uuid4().hex
+        try:
+            submission = await asyncio.to_thread(
+                submit_report,
+                session_factory(settings.database_url),
+                settings,
+                report_id=report_id,
+                conversation_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel() or "unknown",
+                language=language,
+                answers=_answers(tracker),
+                consent_log=tracker.get_slot("consent_log"),
+            )
+        except Exception as exc:  # the database is down: keep every answer and say so
+            logger.error("case submit failed: %s", type(exc).__name__)
+            dispatcher.utter_message(response="utter_submit_failed")
+            return [SlotSet("report_id", report_id)]
+        logger.info("case stored (created=%s)", submission.created)
+
+        def when(moment: Optional[datetime]) -> str:
+            return format_when(moment, language, settings.timezone) if moment else ""
+
+        params = {
+            "case_reference": submission.reference,
+            "first_contact_due": when(submission.first_contact_due_at),
+            "graffiti_due": when(submission.graffiti_removal_due_at),
+            "repair_due": when(submission.emergency_repair_due_at),
+        }
+        dispatcher.utter_message(response="utter_submitted", **params)
+        for step in submission.next_steps:
+            dispatcher.utter_message(response=f"utter_next_{step}", **params)
+        # The answers are in the case now; the conversation keeps only the reference.
+        return _clear_report() + [
+            SlotSet("case_reference", submission.reference),
+            SlotSet("report_status", "submitted"),
+            SlotSet("report_id", None),
+        ]
+
+
+class ActionGoBack(Action):
+    def name(self) -> Text:
+        return "action_go_back"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        current = tracker.get_slot(REQUESTED) if tracker.active_loop_name == FORM else None
+        previous = previous_slot(_answers(tracker), current)
+        if previous is None:
+            dispatcher.utter_message(response="utter_nothing_to_go_back_to")
+            return [SlotSet(REQUESTED, None)]
+        dispatcher.utter_message(response="utter_gone_back")
+        return [SlotSet(previous, None), SlotSet(REQUESTED, None)]
+
+
+class ActionListAnswers(Action):
+    def name(self) -> Text:
+        return "action_list_answers"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        choices = change_choices(_answers(tracker))
+        if not choices:
+            dispatcher.utter_message(response="utter_nothing_to_change")
+            return []
+        buttons = [{"title": label, "payload": '/choose{"value":"%s"}' % slot} for slot, label in choices]
+        buttons.append({"title": "Never mind", "payload": "/deny"})
+        dispatcher.utter_message(response="utter_which_answer", buttons=buttons)
+        return []
+
+
+class ActionResetAnswer(Action):
+    """Clears the answer they chose to change, so the form asks that question again."""
+
+    def name(self) -> Text:
+        return "action_reset_answer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        slot = _reply(tracker).value
+        if slot not in BY_SLOT or tracker.get_slot(slot) is None:
+            dispatcher.utter_message(response="utter_change_kept")
+            return [SlotSet(REQUESTED, None)]
+        return [SlotSet(slot, None), SlotSet(REQUESTED, None)]
+
+
+class ActionDiscardReport(Action):
+    """After "stop": forget the unsent report. A sent one is kept (it is a case now)."""
+
+    def name(self) -> Text:
+        return "action_discard_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        events = _clear_report() + [SlotSet("report_id", None), ActiveLoop(None)]
+        if tracker.get_slot("report_status") == "in_progress":
+            events.append(SlotSet("report_status", None))
+        return events

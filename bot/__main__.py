@@ -1,0 +1,94 @@
+"""Command line: python -m bot {run,migrate,model,web}."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import threading
+import time
+import urllib.request
+
+from bot import settings as settings_module
+
+
+def _wait_ready(urls: list[str], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    pending = list(urls)
+    while pending and time.monotonic() < deadline:
+        for url in list(pending):
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    pending.remove(url)
+            except OSError:
+                pass
+        time.sleep(0.5)
+    return not pending
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    from honcho.manager import Manager
+    from honcho.printer import Printer
+
+    from bot import migrate, processes
+    from bot.model import ensure_model
+
+    settings = settings_module.load()
+    migrate.upgrade(settings.database_url)
+    model = ensure_model()
+    env = processes.environment(settings)
+    procs = [processes.action_server(settings), processes.rasa_server(settings, model), processes.web_server(settings)]
+
+    manager = Manager(Printer(sys.stdout))
+    for proc in procs:
+        manager.add_process(proc.name, shlex.join(proc.argv), env=env, cwd=str(settings_module.ROOT))
+
+    def announce() -> None:
+        if _wait_ready([p.health_url for p in procs], timeout=300):
+            print(
+                "\n  Ready.\n"
+                f"  Chat page (website demo):  http://localhost:{settings.web_port}/\n"
+                f"  Rasa server (REST, socket.io, HTTP API): http://localhost:{settings.rasa_port}/\n"
+                f"  Action server:             http://localhost:{settings.action_port}/health\n"
+                "  Press Ctrl-C to stop everything.\n",
+                flush=True,
+            )
+
+    threading.Thread(target=announce, daemon=True).start()
+    manager.loop()
+    return manager.returncode or 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from bot import migrate
+
+    migrate.upgrade(settings_module.load().database_url)
+    return 0
+
+
+def cmd_model(_: argparse.Namespace) -> int:
+    from bot.model import ensure_model
+
+    print(ensure_model())
+    return 0
+
+
+def cmd_web(_: argparse.Namespace) -> int:
+    from bot.web.app import serve
+
+    serve(settings_module.load())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="migrate, train if needed, and start every process").set_defaults(func=cmd_run)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("model", help="train the model if data or config changed; print its path").set_defaults(func=cmd_model)
+    sub.add_parser("web", help="serve the website (chat page)").set_defaults(func=cmd_web)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

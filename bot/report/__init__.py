@@ -1,0 +1,1 @@
+"""The report: its questions, how answers are read, and the summary."""

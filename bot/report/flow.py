@@ -1,0 +1,78 @@
+"""What a reply does to the report in progress: the answer, and what follows from it.
+
+Called by the form's validation action; returns plain data so the rules are
+testable without Rasa.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Mapping, Optional
+
+from bot import consent
+from bot.report.questions import BY_SLOT, SLOTS, next_slot, required_slots
+from bot.report.reading import Reply, read_reply, normalise
+
+# A first message this long that reads as a report is kept as their account of what happened.
+MIN_WORDS_FOR_OPENING_ACCOUNT = 6
+
+
+@dataclass
+class Step:
+    """The result of one reply: slot changes, responses to send, and the next question."""
+
+    command: bool = False  # the reply was a command (stop, back...): the rules take it from here
+    changes: dict[str, Any] = field(default_factory=dict)
+    responses: list[str] = field(default_factory=list)
+    next_slot: Optional[str] = None
+
+
+def moot_answers(answers: Mapping[str, Any]) -> list[str]:
+    """Answers that no longer apply after a change (e.g. contact details once anonymous): dropped."""
+    needed = set(required_slots(answers))
+    return [s for s in SLOTS if s not in needed and answers.get(s) is not None]
+
+
+def take_reply(
+    answers: Mapping[str, Any],
+    requested: Optional[str],
+    reply: Optional[Reply],
+    *,
+    today: date,
+    now_iso: str,
+    language: str,
+    consent_log: Optional[Mapping[str, Any]] = None,
+) -> Step:
+    """Apply ``reply`` (None when the form resumes without a new message) to ``answers``."""
+    answers = dict(answers)
+    step = Step()
+    if reply is not None and requested in BY_SLOT:
+        outcome = read_reply(BY_SLOT[requested], reply, today)
+        if outcome.kind == "command":
+            return Step(command=True)
+        if outcome.kind == "unclear":
+            # Say kindly what was wrong and ask the same question again.
+            return Step(changes={requested: None}, responses=[f"utter_unclear_{outcome.problem}"], next_slot=requested)
+        value = outcome.slot_value
+        answers[requested] = value
+        step.changes[requested] = value
+        if requested == "reporter_role" and value == "anonymous":
+            step.responses.append("utter_anonymous_explained")
+        if requested in consent.WORDINGS:
+            log = dict(consent_log or {})
+            log[requested] = consent.record(requested, str(value), now_iso, language)
+            step.changes["consent_log"] = log
+        for slot in moot_answers(answers):
+            answers[slot] = None
+            step.changes[slot] = None
+    step.next_slot = next_slot(answers)
+    return step
+
+
+def opening_account(reply: Reply) -> Optional[str]:
+    """Their first message, when it already tells what happened, is kept as the free-recall answer."""
+    if reply.is_payload or reply.intent != "report_harassment":
+        return None
+    if len(normalise(reply.text).split()) < MIN_WORDS_FOR_OPENING_ACCOUNT:
+        return None
+    return reply.text.strip()
