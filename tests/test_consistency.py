@@ -1,0 +1,91 @@
+"""The pieces that must agree: domain.yml, the questions, the consent wording, the rules, the catalogs."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from bot.consent import WORDINGS
+from bot.i18n_catalogs import POT, source_messages
+from bot.report.questions import QUESTIONS, SLOTS
+from bot.report.reading import COMMAND_INTENTS
+from bot.settings import ROOT
+
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
+RESPONSES = DOMAIN["responses"]
+CONTRACT_SLOTS = {"language": "text", "immediate_risk": "bool", "risk_level": "text", "case_reference": "text", "booking_reference": "text"}
+
+
+def _payload_value(payload: str):
+    if payload == "/skip":
+        return "SKIP"
+    match = re.fullmatch(r'/choose(\{.*\})', payload)
+    return json.loads(match.group(1))["value"] if match else None
+
+
+def test_every_question_has_a_response_whose_buttons_match_its_options():
+    for q in QUESTIONS:
+        variants = RESPONSES[f"utter_ask_{q.slot}"]
+        for variant in variants:
+            buttons = [(b["title"], _payload_value(b["payload"])) for b in variant.get("buttons", [])]
+            assert buttons[-1] == ("I'd rather not say", "SKIP"), q.slot
+            assert buttons[:-1] == [(o.label, o.value) for o in q.options], q.slot
+
+
+def test_the_form_asks_exactly_the_questions_in_the_same_order():
+    assert DOMAIN["forms"]["report_form"]["required_slots"] == list(SLOTS)
+
+
+def test_report_slots_cannot_be_set_from_a_message():
+    for name, slot in DOMAIN["slots"].items():
+        assert slot["mappings"] == [{"type": "custom"}], name
+
+
+def test_contract_slots_exist_with_their_types():
+    for name, kind in CONTRACT_SLOTS.items():
+        assert DOMAIN["slots"][name]["type"] == kind
+    assert DOMAIN["slots"]["language"]["initial_value"] == "en"
+
+
+def test_consent_questions_show_exactly_the_versioned_wording():
+    for slot, wording in WORDINGS.items():
+        assert [v["text"] for v in RESPONSES[f"utter_ask_{slot}"]] == [wording.text]
+
+
+def _rule_intents():
+    intents = set()
+    for path in (ROOT / "data" / "rules").glob("*.yml"):
+        for rule in yaml.safe_load(path.read_text())["rules"]:
+            conditions = rule.get("condition") or []
+            in_form = any(c.get("active_loop") == "report_form" for c in conditions)
+            first = rule["steps"][0]
+            if "intent" in first:
+                intents.add((first["intent"], in_form))
+    return intents
+
+
+def test_every_command_that_interrupts_a_question_has_a_rule():
+    intents = _rule_intents()
+    for intent in COMMAND_INTENTS:
+        assert (intent, True) in intents or (intent, False) in intents, intent
+
+
+def test_every_response_the_code_names_exists():
+    code = "\n".join(p.read_text() for p in [*(ROOT / "actions").glob("*.py"), *(ROOT / "bot").rglob("*.py")])
+    named = set(re.findall(r'"(utter_[a-z_]+)"', code))
+    for problem in ("choice", "date", "future_date", "contact", "text"):
+        named.add(f"utter_unclear_{problem}")
+    for step in ("first_contact", "no_contact", "anonymous", "graffiti", "emergency_repair", "come_back"):
+        named.add(f"utter_next_{step}")
+    missing = {n for n in named if n not in RESPONSES}
+    assert not missing
+
+
+def test_the_message_catalog_template_is_up_to_date():
+    from babel.messages.pofile import read_po
+
+    with Path(POT).open("rb") as fh:
+        pot = {m.id for m in read_po(fh) if m.id}
+    assert pot == {message for message, _ in source_messages()}, "run: make update-messages"
