@@ -66,3 +66,83 @@ def action_server(settings: Settings) -> Proc:
 
 def web_server(settings: Settings) -> Proc:
     return Proc("web", [sys.executable, "-m", "bot", "web"], f"http://127.0.0.1:{settings.web_port}/health")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    """Starts the real action server and Rasa server (and optionally the web server) as
+    child processes with their output in log files; used by the tests and the benchmarks."""
+
+    def __init__(self, settings: Settings, model: Path, log_dir: Path, web: bool = False) -> None:
+        self.settings = settings
+        self.model = model
+        self.log_dir = log_dir
+        self.with_web = web
+        self.procs: dict[str, "subprocess.Popen"] = {}
+        self.env = environment(settings)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa_port}"
+
+    def definitions(self) -> list[Proc]:
+        procs = [action_server(self.settings), rasa_server(self.settings, self.model)]
+        if self.with_web:
+            procs.append(web_server(self.settings))
+        return procs
+
+    def start(self, only: str | None = None, timeout: float = 240) -> "Stack":
+        import subprocess
+
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        started = []
+        for proc in self.definitions():
+            if only and proc.name != only:
+                continue
+            log = open(self.log_dir / f"{proc.name}.log", "ab")
+            self.procs[proc.name] = subprocess.Popen(proc.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            started.append(proc)
+        self.wait_ready(started, timeout)
+        return self
+
+    def wait_ready(self, procs: list[Proc], timeout: float) -> None:
+        import time
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        for proc in procs:
+            while True:
+                if self.procs[proc.name].poll() is not None:
+                    raise RuntimeError(f"{proc.name} exited early; see {self.log_dir / (proc.name + '.log')}")
+                try:
+                    with urllib.request.urlopen(proc.health_url, timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{proc.name} did not come up within {timeout}s")
+                    time.sleep(0.5)
+
+    def stop(self, only: str | None = None) -> None:
+        for name, popen in list(self.procs.items()):
+            if only and name != only:
+                continue
+            popen.terminate()
+            try:
+                popen.wait(timeout=20)
+            except Exception:
+                popen.kill()
+                popen.wait()
+            del self.procs[name]
+
+    def pids(self) -> dict[str, int]:
+        return {name: p.pid for name, p in self.procs.items()}
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))

@@ -71,9 +71,13 @@ def test_a_short_stop_is_a_command_but_a_story_mentioning_stop_is_an_answer():
     assert (out.kind, out.value) == ("answer", long_text)
 
 
-@pytest.mark.parametrize("intent", ["go_back", "change_answer", "ask_about_service", "danger", "stop"])
-def test_commands_interrupt_choice_questions(intent):
-    assert read("location", "whatever they said", intent, 0.9).kind == "command"
+@pytest.mark.parametrize(
+    "intent, text",
+    [("go_back", "go back"), ("change_answer", "change my answer"), ("ask_about_service", "who sees this"),
+     ("danger", "help he's here"), ("stop", "stop")],
+)
+def test_commands_interrupt_choice_questions(intent, text):
+    assert read("location", text, intent, 0.9).kind == "command"
 
 
 def test_an_unsure_classifier_does_not_turn_an_answer_into_a_command():
@@ -123,3 +127,17 @@ def test_free_text_keeps_the_words_and_no_means_nothing_to_add():
 def test_a_number_picks_the_option_in_that_place():
     assert read("location", "2", "inform").value == "estate"
     assert read("evidence", "1", "inform").value == ["photos"]
+
+
+def test_an_answer_that_matches_an_option_is_never_taken_for_stop():
+    assert read("frequency", "more than once", "stop", 0.97).value == "repeated"
+
+
+def test_stop_needs_a_stop_word_when_typed():
+    assert read("ongoing", "banana", "stop", 0.97).kind == "unclear"
+    assert read("ongoing", "cancel this", "stop", 0.97).kind == "command"
+    assert read("ongoing", "/stop", "stop", 1.0).kind == "command"
+
+
+def test_danger_always_interrupts():
+    assert read("location", "he's outside my door with a knife", "danger", 0.9).kind == "command"

@@ -74,17 +74,37 @@ def _pattern(words: tuple[str, ...]) -> re.Pattern:
 
 
 def matching_options(question: Question, text: str) -> list[str]:
+    """The options the words pick, in the question's order. A match inside a longer
+    match of another option does not count ("once" in "more than once")."""
     norm = normalise(text)
-    found = []
+    spans: dict[str, list[tuple[int, int]]] = {}
     for opt in question.options:
-        label_hit = normalise(opt.label) == norm
-        if label_hit or (opt.words and _pattern(opt.words).search(norm)):
-            found.append(opt.value)
-    return found
+        if normalise(opt.label) == norm:
+            return [opt.value]
+        if opt.words:
+            found = [m.span() for m in _pattern(opt.words).finditer(norm)]
+            if found:
+                spans[opt.value] = found
+
+    def inside_another(value: str, span: tuple[int, int]) -> bool:
+        return any(
+            other != value and o[0] <= span[0] and span[1] <= o[1] and (o[1] - o[0]) > (span[1] - span[0])
+            for other, other_spans in spans.items()
+            for o in other_spans
+        )
+
+    return [v for v, found in spans.items() if any(not inside_another(v, span) for span in found)]
 
 
 def _word_count(text: str) -> int:
     return len(normalise(text).split())
+
+
+# Typed "stop" must also say so in words: a misread answer must never throw a report away.
+STOP_WORDS = (
+    "stop*", "cancel*", "quit", "exit", "end", "delete*", "forget*", "never mind", "nevermind", "leave it",
+    "don't want", "dont want", "do not want", "no more", "enough", "finish*", "abort",
+)
 
 
 def _is_command(question: Question, reply: Reply) -> bool:
@@ -94,7 +114,13 @@ def _is_command(question: Question, reply: Reply) -> bool:
         return True
     if reply.confidence < COMMAND_CONFIDENCE:
         return False
+    if reply.intent == "danger":
+        return True  # a false alarm costs a sentence; a miss can cost a life
     if question.kind == "text" and _word_count(reply.text) > MAX_COMMAND_WORDS_IN_FREE_TEXT:
+        return False
+    if question.options and matching_options(question, reply.text):
+        return False  # it answers the question ("more than once" is not "stop")
+    if reply.intent == "stop" and not _pattern(STOP_WORDS).search(normalise(reply.text)):
         return False
     return True
 
