@@ -14,24 +14,8 @@ from bot.db import session_factory
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture(scope="session")
-def postgres_schema_url():
-    """A PostgreSQL schema of its own for this test run, dropped afterwards."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, future=True)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def url_for(search_path: str = schema) -> str:
-        return f"{POSTGRES_URL}?options=-csearch_path%3D{search_path}"
-
-    yield url_for
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-
-
-def new_postgres_schema(base_url_fn) -> tuple[str, callable]:
+def new_postgres_schema() -> tuple[str, callable]:
+    """A PostgreSQL schema of its own (so runs never see each other's rows), and how to drop it."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, future=True)
     with admin.begin() as conn:
@@ -53,7 +37,7 @@ def database_url(request, tmp_path):
         migrate.upgrade(url)
         yield url
         return
-    url, drop = new_postgres_schema(None)
+    url, drop = new_postgres_schema()
     migrate.upgrade(url)
     yield url
     drop()
@@ -67,3 +51,48 @@ def factory(database_url):
 @pytest.fixture
 def settings(database_url):
     return replace(settings_module.load(), database_url=database_url)
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
+
+
+def _stack(tmp, db_url: str, tracker_url: str, redis_url: str):
+    from bot.model import ensure_model
+    from bot.processes import Stack, free_port
+
+    migrate.upgrade(db_url)
+    action_port, rasa_port, web_port = free_port(), free_port(), free_port()
+    config = replace(
+        settings_module.load(),
+        database_url=db_url,
+        tracker_database_url=tracker_url,
+        redis_url=redis_url,
+        rasa_port=rasa_port,
+        action_port=action_port,
+        web_port=web_port,
+        rasa_public_url=f"http://127.0.0.1:{rasa_port}",
+        action_server_url=f"http://127.0.0.1:{action_port}/webhook",
+        rasa_auth_token="test-token",
+        log_level="INFO",
+    )
+    return Stack(config, ensure_model(), tmp / "logs", web=True).start()
+
+
+@pytest.fixture(scope="session")
+def sqlite_stack(tmp_path_factory):
+    """The real action, Rasa and web servers on the embedded default: SQLite files, in-memory locks."""
+    tmp = tmp_path_factory.mktemp("sqlite-stack")
+    running = _stack(tmp, f"sqlite:///{tmp / 'cases.db'}", f"sqlite:///{tmp / 'tracker.db'}", "")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_stack(tmp_path_factory):
+    """The same on production's parts: PostgreSQL for cases and trackers, Redis for locks."""
+    tmp = tmp_path_factory.mktemp("postgres-stack")
+    url, drop = new_postgres_schema()
+    running = _stack(tmp, url, url, REDIS_URL)
+    yield running
+    running.stop()
+    drop()

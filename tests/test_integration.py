@@ -6,52 +6,22 @@ Redis lock store (production), and finds the cases in the database.
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
-
 import pytest
 import requests
 from sqlalchemy import select
 
 from bench.journeys import REPORT_JOURNEY
-from bot import migrate, settings as settings_module
 from bot.db import session_factory
-from bot.model import ensure_model
 from bot.models import Case, Consent, WorkOrder
-from bot.processes import Stack, free_port
-from tests.conftest import new_postgres_schema
+from bot.processes import Stack
 
 pytestmark = pytest.mark.integration
 
-REDIS_URL = "redis://127.0.0.1:6379/3"
 
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql+redis"])
-def stack(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("stack")
-    drop = None
-    if request.param == "sqlite":
-        db_url, tracker_url, redis_url = f"sqlite:///{tmp / 'cases.db'}", f"sqlite:///{tmp / 'tracker.db'}", ""
-    else:
-        db_url, drop = new_postgres_schema(None)
-        tracker_url, redis_url = db_url, REDIS_URL
-    migrate.upgrade(db_url)
-    action_port, rasa_port = free_port(), free_port()
-    settings = replace(
-        settings_module.load(),
-        database_url=db_url,
-        tracker_database_url=tracker_url,
-        redis_url=redis_url,
-        rasa_port=rasa_port,
-        action_port=action_port,
-        action_server_url=f"http://127.0.0.1:{action_port}/webhook",
-        rasa_auth_token="test-token",
-        log_level="INFO",
-    )
-    running = Stack(settings, ensure_model(), tmp / "logs").start()
-    yield running
-    running.stop()
-    if drop:
-        drop()
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def stack(request):
+    """The whole stack on the embedded SQLite database, then on PostgreSQL with the Redis lock store."""
+    return request.getfixturevalue(f"{request.param}_stack")
 
 
 class Chat:
