@@ -101,8 +101,9 @@ def test_graffiti_anonymous_and_skips(stack):
     chat.say("someone wrote racist graffiti on the door of our block")
     for text in ["/skip", "/skip", "3 days ago", "just once", "no", '/choose{"value":"estate"}']:
         chat.say(text)
-    reply = chat.say("I don't know")  # who it is
-    assert "anyone else see" in reply  # no questions about their status, no address
+    reply = chat.say("I don't know")  # who it is: so nothing about whether they are a tenant
+    assert "tell us about them" in reply
+    assert "anyone else see" in chat.say("/skip")
     for text in ["no", "I'd rather not say", "yes"]:
         reply = chat.say(text)
     assert "Where is the graffiti" in reply
@@ -124,11 +125,11 @@ def test_change_an_answer_and_go_back(stack):
     chat = Chat(stack)
     chat.say("hi")
     chat.say('/choose{"value":"witness"}')
-    assert "because of who they are" in chat.say("I saw a man spit at my neighbour and call her names")
+    assert "best describes it" in chat.say("I saw a man spit at my neighbour and call her names")
     reply = chat.say("go back")
     assert "In your own words, what happened" in reply
     chat.say("a man spat at my neighbour")
-    chat.say("violence")
+    assert "because of who they are" in chat.say("violence")
     reply = chat.say("I want to change an answer")
     assert "Which answer would you like to change" in reply
     reply = chat.say('/choose{"value":"reporter_role"}')
