@@ -113,7 +113,11 @@ class Stack:
             log = open(self.log_dir / f"{proc.name}.log", "ab")
             self.procs[proc.name] = subprocess.Popen(proc.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
             started.append(proc)
-        self.wait_ready(started, timeout)
+        try:
+            self.wait_ready(started, timeout)
+        except BaseException:
+            self.stop()  # never leave half a stack running
+            raise
         return self
 
     def wait_ready(self, procs: list[Proc], timeout: float) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks of the bot against the bare `rasa init` bot: `python -m bench` (make bench)."""
