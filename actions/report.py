@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Text
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import settings as settings_module
@@ -194,7 +194,9 @@ class ActionListAnswers(Action):
         choices = change_choices(_answers(tracker))
         if not choices:
             dispatcher.utter_message(response="utter_nothing_to_change")
-            return []
+            # Carry on with the report rather than wait for a choice there is none to make.
+            in_progress = tracker.get_slot("report_status") == "in_progress"
+            return [FollowupAction(FORM)] if in_progress else []
         buttons = [{"title": label, "payload": '/choose{"value":"%s"}' % slot} for slot, label in choices]
         buttons.append({"title": "Never mind", "payload": "/deny"})
         dispatcher.utter_message(response="utter_which_answer", buttons=buttons)

@@ -28,7 +28,7 @@ import requests
 
 from bench.journeys import BASELINE_JOURNEY, REPORT_JOURNEY
 from bot import migrate, settings as settings_module
-from bot.model import ensure_model
+from bot.model import ensure_model, model_path
 from bot.processes import Stack, free_port
 from bot.settings import ROOT
 
@@ -170,10 +170,15 @@ def run_baseline(tmp: Path) -> dict:
 
 
 def run_project(tmp: Path) -> dict:
-    out = tmp / "project-model"
+    out, cached = tmp / "project-model", model_path()
     train = timed_run([sys.executable, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain.yml",
                        "--data", "data", "--out", str(out), "--fixed-model-name", "bench"],
                       ROOT, dict(rasa_env(tmp), PYTHONPATH=str(ROOT)), tmp / "project-train.log")
+    if not cached.exists() and model_path() == cached:  # inputs unchanged: spare ensure_model() a second training
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f"tmp-bench-{os.getpid()}.tar.gz")
+        shutil.copy(out / "bench.tar.gz", partial)
+        os.replace(partial, cached)
     database_url = f"sqlite:///{tmp}/cases.db"
     migrate.upgrade(database_url)
     action_port, rasa_port = free_port(), free_port()

@@ -147,3 +147,9 @@ def test_discard_forgets_an_unsent_report_but_not_a_sent_one():
     assert slots["description"] is None and slots["report_status"] is None
     _, slots, _ = run(ActionDiscardReport(), tracker({"report_status": "submitted", "case_reference": "K7Q-M4X-RT9"}))
     assert "report_status" not in slots and "case_reference" not in slots
+
+
+def test_nothing_to_change_carries_on_with_the_report():
+    messages, _, events = run(ActionListAnswers(), tracker({"report_status": "in_progress"}))
+    assert messages[0]["response"] == "utter_nothing_to_change"
+    assert events == [{"event": "followup", "timestamp": None, "name": "report_form"}]

@@ -141,3 +141,8 @@ def test_stop_needs_a_stop_word_when_typed():
 
 def test_danger_always_interrupts():
     assert read("location", "he's outside my door with a knife", "danger", 0.9).kind == "command"
+
+
+@pytest.mark.parametrize("intent", ["go_back", "change_answer"])
+def test_back_and_change_need_their_words_when_typed(intent):
+    assert read("location", "<script>alert(1)</script>", intent, 0.9).kind == "unclear"

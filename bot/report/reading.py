@@ -100,11 +100,18 @@ def _word_count(text: str) -> int:
     return len(normalise(text).split())
 
 
-# Typed "stop" must also say so in words: a misread answer must never throw a report away.
-STOP_WORDS = (
-    "stop*", "cancel*", "quit", "exit", "end", "delete*", "forget*", "never mind", "nevermind", "leave it",
-    "don't want", "dont want", "do not want", "no more", "enough", "finish*", "abort",
-)
+# A typed command that undoes or discards answers must also say so in words: a
+# misread answer must never throw a report away or unwind it.
+COMMAND_WORDS = {
+    "stop": (
+        "stop*", "cancel*", "quit", "exit", "end", "delete*", "forget*", "never mind", "nevermind", "leave it",
+        "don't want", "dont want", "do not want", "no more", "enough", "finish*", "abort",
+    ),
+    "go_back": ("back", "previous", "undo", "last question", "before", "mistake", "oops", "wait"),
+    "change_answer": (
+        "chang*", "wrong", "edit*", "correct*", "fix*", "mistake*", "amend*", "update*", "not right", "incorrect",
+    ),
+}
 
 
 def _is_command(question: Question, reply: Reply) -> bool:
@@ -120,7 +127,8 @@ def _is_command(question: Question, reply: Reply) -> bool:
         return False
     if question.options and matching_options(question, reply.text):
         return False  # it answers the question ("more than once" is not "stop")
-    if reply.intent == "stop" and not _pattern(STOP_WORDS).search(normalise(reply.text)):
+    words = COMMAND_WORDS.get(reply.intent)
+    if words and not _pattern(words).search(normalise(reply.text)):
         return False
     return True
 
