@@ -39,8 +39,9 @@ AIM = 2.0  # p50 of the project within AIM x the baseline's
 
 
 def rasa_env(tmp: Path) -> dict[str, str]:
+    (tmp / "tmp").mkdir(exist_ok=True)  # Rasa leaves temporary folders behind: keep them inside ours
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1", RASA_CACHE_DIRECTORY=str(tmp / "rasa-cache"))
+               SQLALCHEMY_SILENCE_UBER_WARNING="1", RASA_CACHE_DIRECTORY=str(tmp / "rasa-cache"), TMPDIR=str(tmp / "tmp"))
     env.pop("REDIS_URL", None)  # in-memory lock store for both bots
     return env
 
@@ -188,6 +189,7 @@ def run_project(tmp: Path) -> dict:
                        action_server_url=f"http://127.0.0.1:{action_port}/webhook")
     stack = LoopbackStack(settings, ensure_model(), tmp / "logs")
     stack.env.pop("REDIS_URL", None)
+    stack.env["TMPDIR"] = rasa_env(tmp)["TMPDIR"]
     labels = {"rasa": "project Rasa server", "actions": "project action server"}
     sampler = MemorySampler(lambda: {labels[k]: v for k, v in stack.pids().items()})
     sampler.start()
@@ -198,6 +200,23 @@ def run_project(tmp: Path) -> dict:
         stack.stop()
         memory = sampler.stop()
     return {"train": train, "levels": levels, "memory": memory, "warm_last": warm_last}
+
+
+HELDOUT = ROOT / "tests" / "data" / "nlu_en_heldout.yml"
+
+
+def nlu_heldout(tmp: Path) -> dict:
+    """Intent accuracy and macro-F1 of the served model on messages it never trained on."""
+    import json
+
+    out = tmp / "nlu-heldout"
+    timed_run([sys.executable, "-m", "rasa", "test", "nlu", "--nlu", str(HELDOUT), "--model", str(ensure_model()),
+               "--out", str(out), "--no-plot"], ROOT, dict(rasa_env(tmp), PYTHONPATH=str(ROOT)), tmp / "nlu-heldout.log")
+    result = json.loads((out / "intent_report.json").read_text())
+    worst = sorted((v["f1-score"], k) for k, v in result.items() if isinstance(v, dict) and "support" in v
+                   and k not in ("macro avg", "weighted avg", "micro avg"))[:3]
+    return {"accuracy": result["accuracy"], "macro_f1": result["macro avg"]["f1-score"],
+            "examples": result["macro avg"]["support"], "worst": worst}
 
 
 def report(base: dict, proj: dict, started: datetime.datetime, elapsed: float, load_avg: tuple) -> str:
@@ -240,6 +259,11 @@ def report(base: dict, proj: dict, started: datetime.datetime, elapsed: float, l
               "| process | peak MB |", "|---|---:|"]
     for label, mb in {**base["memory"], **proj["memory"]}.items():
         lines.append(f"| {label} | {mb:.0f} |")
+    nlu = proj.get("nlu")
+    if nlu:
+        lines += ["", f"## Language model on held-out messages ({HELDOUT.relative_to(ROOT)}, {nlu['examples']} examples, English)",
+                  "", f"- intent accuracy {nlu['accuracy']:.3f}, macro-F1 {nlu['macro_f1']:.3f}",
+                  "- weakest intents (F1): " + ", ".join(f"{k} {f:.2f}" for f, k in nlu["worst"])]
     return "\n".join(lines) + "\n"
 
 
@@ -251,6 +275,8 @@ def main() -> int:
         base = run_baseline(tmp)
         print("Project: train, serve, load ...", flush=True)
         proj = run_project(tmp)
+        print("Project: language model on held-out messages ...", flush=True)
+        proj["nlu"] = nlu_heldout(tmp)
     except Exception:
         for log in sorted(tmp.rglob("*.log")):
             print(f"--- {log.name} (tail)\n" + log.read_text(errors="replace")[-3000:], file=sys.stderr)
