@@ -65,8 +65,11 @@ def _slot_events(changes: Dict[str, Any]) -> List[EventType]:
     return [SlotSet(slot, value) for slot, value in changes.items()]
 
 
-def _clear_report() -> List[EventType]:
-    return [SlotSet(slot, None) for slot in SLOTS] + [SlotSet("consent_log", None), SlotSet(REQUESTED, None)]
+def _clear_report(tracker: Tracker) -> List[EventType]:
+    """Forget the report's answers (only the slots that hold something: every event is
+    replayed on every later turn)."""
+    slots = [*SLOTS, "consent_log", REQUESTED]
+    return [SlotSet(slot, None) for slot in slots if tracker.get_slot(slot) is not None]
 
 
 class ActionStartReport(Action):
@@ -79,7 +82,7 @@ class ActionStartReport(Action):
         if tracker.get_slot("report_status") == "in_progress" and answered_slots(_answers(tracker)):
             dispatcher.utter_message(response="utter_resume_report")
             return [SlotSet(REQUESTED, None)]
-        events = _clear_report() + [
+        events = _clear_report(tracker) + [
             SlotSet("report_id", uuid.uuid4().hex),
             SlotSet("report_status", "in_progress"),
         ]
@@ -165,7 +168,7 @@ class ActionSubmitReport(Action):
         for step in submission.next_steps:
             dispatcher.utter_message(response=f"utter_next_{step}", **params)
         # The answers are in the case now; the conversation keeps only the reference.
-        return _clear_report() + [
+        return _clear_report(tracker) + [
             SlotSet("case_reference", submission.reference),
             SlotSet("report_status", "submitted"),
             SlotSet("report_id", None),
@@ -224,7 +227,7 @@ class ActionDiscardReport(Action):
         return "action_discard_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        events = _clear_report() + [SlotSet("report_id", None), ActiveLoop(None)]
+        events = _clear_report(tracker) + [SlotSet("report_id", None), ActiveLoop(None)]
         if tracker.get_slot("report_status") == "in_progress":
             events.append(SlotSet("report_status", None))
         return events

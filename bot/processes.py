@@ -52,7 +52,6 @@ def rasa_server(settings: Settings, model: Path) -> Proc:
             "--model", str(model),
             "--port", str(settings.rasa_port),
             "--enable-api", "--auth-token", settings.rasa_auth_token,
-            "--cors", "*",
             "--endpoints", str(ROOT / "endpoints.yml"),
             "--credentials", str(ROOT / "credentials.yml"),
         ],

@@ -16,7 +16,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy.engine import make_url
 
 from bot import settings
-from bot.db import make_engine
+from bot.db import make_engine, use_sqlite_pragmas
 
 
 class UrlSQLTrackerStore(SQLTrackerStore):
@@ -35,6 +35,8 @@ class UrlSQLTrackerStore(SQLTrackerStore):
             query=dict(parsed.query) or None,
             event_broker=event_broker,
         )
+        if parsed.get_backend_name() == "sqlite":
+            use_sqlite_pragmas(self.engine)
 
 
 class EnvLockStore:
