@@ -17,6 +17,9 @@ from sqlalchemy.engine import make_url
 
 from bot import settings
 from bot.db import make_engine, use_sqlite_pragmas
+from bot.rasa_ext import speedups
+
+speedups.apply()  # the Rasa server imports this module (endpoints.yml) before serving
 
 
 class UrlSQLTrackerStore(SQLTrackerStore):
