@@ -17,8 +17,8 @@ from bot.cases import submit_report
 from bot.db import session_factory
 from bot.i18n import format_when
 from bot.report.flow import opening_account, take_reply
-from bot.report.questions import BY_SLOT, SLOTS, answered_slots, previous_slot
-from bot.report.reading import Reply
+from bot.report.questions import BY_SLOT, SLOTS, answered_slots, next_slot, previous_slot
+from bot.report.reading import Reply, is_stop_request
 from bot.report.summary import change_choices, summary_text
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,13 @@ class ActionSubmitReport(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
         settings = settings_module.load()
         language = _language(tracker)
-        report_id = tracker.get_slot("report_id") or uuid.uuid4().hex
+        report_id = tracker.get_slot("report_id")
+        if report_id is None:
+            if tracker.get_slot("report_status") == "submitted":
+                # A second "yes" after sending: never a second, empty case.
+                dispatcher.utter_message(response="utter_already_sent", case_reference=tracker.get_slot("case_reference"))
+                return []
+            report_id = uuid.uuid4().hex
         try:
             submission = await asyncio.to_thread(
                 submit_report,
@@ -148,6 +154,7 @@ class ActionSubmitReport(Action):
                 language=language,
                 answers=_answers(tracker),
                 consent_log=tracker.get_slot("consent_log"),
+                immediate_risk=bool(tracker.get_slot("immediate_risk")),
             )
         except Exception as exc:  # the database is down: keep every answer and say so
             logger.error("case submit failed: %s", type(exc).__name__)
@@ -220,14 +227,23 @@ class ActionResetAnswer(Action):
         return [SlotSet(slot, None), SlotSet(REQUESTED, None)]
 
 
-class ActionDiscardReport(Action):
-    """After "stop": forget the unsent report. A sent one is kept (it is a case now)."""
+class ActionStopReport(Action):
+    """"stop": forget the unsent report after saying so (a sent one is a case now and stays).
+    Only a real request to stop does this; anything else is answered and the report goes on."""
 
     def name(self) -> Text:
-        return "action_discard_report"
+        return "action_stop_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        in_progress = tracker.get_slot("report_status") == "in_progress"
+        if not is_stop_request(_reply(tracker)):
+            dispatcher.utter_message(response="utter_not_stopped")
+            if not in_progress:
+                return []
+            follow = "action_show_summary" if next_slot(_answers(tracker)) is None else FORM
+            return [FollowupAction(follow)]
+        dispatcher.utter_message(response="utter_stopped")
         events = _clear_report(tracker) + [SlotSet("report_id", None), ActiveLoop(None)]
-        if tracker.get_slot("report_status") == "in_progress":
+        if in_progress:
             events.append(SlotSet("report_status", None))
         return events

@@ -125,6 +125,7 @@ def submit_report(
     language: str,
     answers: Mapping[str, Any],
     consent_log: Optional[Mapping[str, Any]] = None,
+    immediate_risk: bool = False,
     now: Optional[datetime] = None,
     attempts: int = 5,
 ) -> Submission:
@@ -137,6 +138,7 @@ def submit_report(
             if found is not None:
                 return _submission(found, created=False)
             case = _new_case(answers, consent_log or {}, report_id, conversation_id, channel, language, now, settings)
+            case.immediate_risk = immediate_risk
             session.add(case)
             try:
                 session.commit()

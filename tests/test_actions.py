@@ -10,12 +10,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.report import (
-    ActionDiscardReport,
     ActionGoBack,
     ActionListAnswers,
     ActionResetAnswer,
     ActionShowSummary,
     ActionStartReport,
+    ActionStopReport,
     ActionSubmitReport,
     ValidateReportForm,
 )
@@ -142,11 +142,27 @@ def test_list_answers_offers_each_answer_as_a_button_and_reset_clears_the_one_ch
     assert messages[0]["response"] == "utter_change_kept" and "case_reference" not in slots
 
 
-def test_discard_forgets_an_unsent_report_but_not_a_sent_one():
-    _, slots, _ = run(ActionDiscardReport(), tracker({"report_status": "in_progress", "description": "x"}))
+def test_stop_forgets_an_unsent_report_but_not_a_sent_one():
+    messages, slots, _ = run(ActionStopReport(), tracker({"report_status": "in_progress", "description": "x"}, "stop", "stop"))
+    assert messages[0]["response"] == "utter_stopped"
     assert slots["description"] is None and slots["report_status"] is None
-    _, slots, _ = run(ActionDiscardReport(), tracker({"report_status": "submitted", "case_reference": "K7Q-M4X-RT9"}))
+    _, slots, _ = run(ActionStopReport(), tracker({"report_status": "submitted", "case_reference": "K7Q-M4X-RT9"}, "/stop", "stop"))
     assert "report_status" not in slots and "case_reference" not in slots
+
+
+def test_a_misread_stop_at_the_summary_keeps_the_report():
+    answers = dict(FULL, report_status="in_progress", report_id="r")
+    messages, slots, events = run(ActionStopReport(), tracker(answers, "leave it as it is", "stop"))
+    assert messages[0]["response"] == "utter_not_stopped"
+    assert slots == {} and events == [{"event": "followup", "timestamp": None, "name": "action_show_summary"}]
+
+
+def test_a_second_yes_after_sending_makes_no_second_case(case_db):
+    slots_in = {"report_status": "submitted", "case_reference": "K7Q-M4X-RT9"}
+    messages, slots, _ = run(ActionSubmitReport(), tracker(slots_in, "yes", "affirm"))
+    assert messages[0]["response"] == "utter_already_sent" and slots == {}
+    with session_factory(case_db)() as s:
+        assert s.execute(select(Case)).first() is None
 
 
 def test_nothing_to_change_carries_on_with_the_report():

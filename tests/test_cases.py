@@ -142,3 +142,9 @@ def test_work_orders_only_when_needed(factory, settings):
     submit(factory, settings, answers=answers, report_id="plain")
     with factory() as s:
         assert s.execute(select(func.count(WorkOrder.id))).scalar_one() == 0
+
+
+def test_immediate_risk_is_stored_with_the_case(factory, settings):
+    sub = submit(factory, settings, report_id="risk", immediate_risk=True)
+    with factory() as s:
+        assert s.execute(select(Case.immediate_risk).where(Case.reference == sub.reference)).scalar_one() is True

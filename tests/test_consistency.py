@@ -38,9 +38,24 @@ def test_the_form_asks_exactly_the_questions_in_the_same_order():
     assert DOMAIN["forms"]["report_form"]["required_slots"] == list(SLOTS)
 
 
-def test_report_slots_cannot_be_set_from_a_message():
+def test_no_slot_can_be_set_from_a_message_except_danger_now():
     for name, slot in DOMAIN["slots"].items():
+        if name == "immediate_risk":
+            # Set in the same turn as the danger message, even with the action server down.
+            assert slot["mappings"] == [{"type": "from_intent", "intent": "danger", "value": True}]
+            continue
         assert slot["mappings"] == [{"type": "custom"}], name
+
+
+def test_every_question_is_stored_on_the_case():
+    from bot.models import Case
+
+    columns = set(Case.__table__.columns.keys())
+    stored_elsewhere = {"incident_when": {"incident_date", "incident_period"}, "contact": {"contact_phone", "contact_email"}}
+    for slot in SLOTS:
+        if slot in WORDINGS:
+            continue  # consent rows
+        assert stored_elsewhere.get(slot, {slot}) <= columns, slot
 
 
 def test_contract_slots_exist_with_their_types():

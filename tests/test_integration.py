@@ -146,7 +146,7 @@ def test_stop_discards_the_unsent_report(stack):
     chat.say('/choose{"value":"victim"}')
     chat.say("they keep putting notes through my door")
     reply = chat.say("stop")
-    assert "deleted" in reply and "nothing was sent" in reply
+    assert "I've stopped, and your report was not sent" in reply
     assert chat.slot("description") is None and chat.slot("report_status") is None
     assert not [c for c in cases(stack) if c.conversation_id == chat.sender]
 
@@ -192,3 +192,14 @@ def test_odd_input_gets_an_answer_not_an_error(stack):
         reply = chat.say(text)
         assert reply.strip(), repr(text[:20])
     assert "who is reporting" in chat.say("/skip") or chat.slot("reporter_role") is not None
+
+
+def test_danger_sets_immediate_risk_in_the_same_turn_and_on_the_case(stack):
+    chat = Chat(stack)
+    chat.say("hello")
+    reply = chat.say("he's outside my door with a knife")
+    assert "call 999" in reply and "who is reporting" in reply
+    assert chat.slot("immediate_risk") is True
+    chat.say('/choose{"value":"victim"}')
+    reply = chat.say("the man next door threatened me with a knife and he is outside now")
+    assert "call 999" in reply and "best describes it" in reply  # kept as the answer

@@ -82,7 +82,18 @@ def test_moot_answers():
 
 
 def test_an_opening_message_that_tells_what_happened_is_kept_as_the_account():
-    text = "my neighbour keeps shouting racist abuse at me"
+    text = "my neighbour keeps shouting racist abuse at me when I go out"
     assert opening_account(Reply(text, "report_harassment", 0.9)) == text
     assert opening_account(Reply("I want to report", "report_harassment", 0.9)) is None
+    assert opening_account(Reply("I want to report racist abuse", "report_harassment", 0.9)) is None
+    assert opening_account(Reply("Hi I would like to report harassment please", "report_harassment", 0.9)) is None
+    assert opening_account(Reply("I want to report my neighbour who shouts racist abuse at me every day",
+                                 "report_harassment", 0.9)) is not None
     assert opening_account(Reply("hello there how are you today", "greet", 0.9)) is None
+
+
+def test_danger_in_an_answer_keeps_it_sends_999_and_flags_immediate_risk():
+    result = step({"reporter_role": "victim"}, "description", "he's outside my door now with a knife, he smashed the window", "danger")
+    assert result.responses[0] == "utter_danger_999"
+    assert result.changes["immediate_risk"] is True
+    assert result.changes["description"].startswith("he's outside")

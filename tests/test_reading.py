@@ -87,7 +87,7 @@ def test_an_unsure_classifier_does_not_turn_an_answer_into_a_command():
 @pytest.mark.parametrize(
     "text, expected",
     [("today", "2026-11-21"), ("yesterday", "2026-11-20"), ("last night", "2026-11-20"), ("3 days ago", "2026-11-18"),
-     ("14 November", "2026-11-14"), ("14/11/2026", "2026-11-14"), ("ages ago", "longer"), ("1", "2026-11-21")],
+     ("14 November", "2026-11-14"), ("14/11/2026", "2026-11-14"), ("ages ago", "longer")],
 )
 def test_when_accepts_dates_and_how_long_ago(text, expected):
     out = read("incident_when", text, "inform")
@@ -124,9 +124,74 @@ def test_free_text_keeps_the_words_and_no_means_nothing_to_add():
     assert read("description", "   ", "inform").kind == "unclear"
 
 
-def test_a_number_picks_the_option_in_that_place():
-    assert read("location", "2", "inform").value == "estate"
-    assert read("evidence", "1", "inform").value == ["photos"]
+def test_a_bare_number_is_not_an_option_where_options_are_not_numbered():
+    assert read("witnesses", "2", "inform").kind == "unclear"  # two people saw it, not "No"
+    assert read("consent_police", "1", "inform").kind == "unclear"
+    assert read("incident_when", "2", "inform").kind == "unclear"
+
+
+@pytest.mark.parametrize(
+    "slot, text, intent, expected",
+    [
+        ("consent_police", "not sure", "dont_know", "skip"),
+        ("consent_police", "I'm not sure", "inform", "unclear"),
+        ("consent_police", "of course not", "deny", "no"),
+        ("consent_police", "of course not", "inform", "unclear"),
+        ("consent_police", "I don't know", "dont_know", "skip"),
+        ("consent_police", "yes of course", "affirm", "yes"),
+        ("consent_police", "no", "deny", "no"),
+        ("home_insecure", "not sure", "dont_know", "skip"),
+        ("evidence", "no photos", "deny", ["none"]),
+        ("evidence", "no video", "inform", "unclear"),
+        ("vulnerable", "no kids live here", "deny", ["none"]),
+        ("evidence", "nothing yet but I can take photos", "inform", "unclear"),
+        ("incident_type", "it wasn't violent, just shouting", "inform", ["abuse"]),
+        ("ongoing", "it hasn't stopped", "inform", "unclear"),
+        ("frequency", "not just once", "inform", "unclear"),
+        ("incident_when", "not sure", "dont_know", "skip"),
+        ("incident_when", "I can't remember", "dont_know", "skip"),
+    ],
+)
+def test_negation_and_doubt_are_never_read_as_the_opposite(slot, text, intent, expected):
+    out = read(slot, text, intent, 0.95)
+    got = out.kind if out.kind in ("skip", "unclear") else out.value
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "slot, text, intent",
+    [
+        ("description", "please make it stop", "stop"),
+        ("description", "it has to end", "stop"),
+        ("description", "they told me to stop", "stop"),
+        ("address", "back of Oak Court", "go_back"),
+        ("graffiti_location", "back gate", "go_back"),
+        ("perpetrator_description", "I've seen him before", "go_back"),
+        ("perpetrator_description", "No, but he is tall and has a beard", "deny"),
+    ],
+)
+def test_short_free_text_answers_are_answers_not_commands(slot, text, intent):
+    out = read(slot, text, intent, 0.99)
+    assert (out.kind, out.value) == ("answer", text)
+
+
+def test_a_refusal_is_a_skip_not_an_answer():
+    assert read("contact_name", "don't want to give my name", "ask_about_service", 0.79).kind == "skip"
+    assert read("address", "I don't want to give my address", "inform").kind == "skip"
+
+
+def test_a_contact_with_a_no_in_it_is_still_read():
+    assert read("contact", "no mobile, use 07700 900123", "deny").value == {"phone": "+447700900123"}
+
+
+def test_danger_in_a_free_text_answer_keeps_the_answer_and_flags_it():
+    out = read("description", "someone broke my window and he's still outside", "danger", 0.97)
+    assert (out.kind, out.danger) == ("answer", True)
+    assert out.value.startswith("someone broke my window")
+
+
+def test_text_that_merely_starts_with_a_slash_is_not_a_button():
+    assert read("description", "/ he won't stop", "stop", 0.99).kind == "answer"
 
 
 def test_an_answer_that_matches_an_option_is_never_taken_for_stop():

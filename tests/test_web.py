@@ -68,6 +68,9 @@ def test_a_whole_report_in_the_browser_ends_with_a_reference(page, sqlite_stack)
     wait_for_bot(page, "best describes it")
     click(page, "Racist behaviour or language")
     wait_for_bot(page, "because of who you are")
+    # Only the newest question's buttons can be pressed: an old one would answer the wrong question.
+    enabled = page.locator("[data-testid=quick-reply]:not([disabled])").count()
+    assert enabled == page.locator(".quick-replies").last.locator("button").count()
     page.screenshot(path=str(ARTIFACTS / "chat-question.png"), full_page=True)
     # Skip the rest with the button every question has.
     for _ in range(40):

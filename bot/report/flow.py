@@ -5,6 +5,7 @@ testable without Rasa.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Mapping, Optional
@@ -13,8 +14,13 @@ from bot import consent
 from bot.report.questions import BY_SLOT, SLOTS, next_slot, required_slots
 from bot.report.reading import Reply, read_reply, normalise
 
-# A first message this long that reads as a report is kept as their account of what happened.
-MIN_WORDS_FOR_OPENING_ACCOUNT = 6
+# A first message this long that reads as a report is kept as their account of what happened
+# (after any "I want to report..." opening, which says nothing about what happened).
+MIN_WORDS_FOR_OPENING_ACCOUNT = 8
+REQUEST_OPENING = re.compile(
+    r"^(hi|hello|hey)?\s*(i|we)?\s*(want|would like|'d like|d like|need|wish|wanted)?\s*(to)?\s*"
+    r"(make|report|tell you about|speak about)\s*(a)?\s*(report)?\s*(of|about)?\s*"
+)
 
 
 @dataclass
@@ -56,6 +62,9 @@ def take_reply(
         value = outcome.slot_value
         answers[requested] = value
         step.changes[requested] = value
+        if outcome.danger:
+            step.responses.append("utter_danger_999")
+            step.changes["immediate_risk"] = True
         if requested == "reporter_role" and value == "anonymous":
             step.responses.append("utter_anonymous_explained")
         if requested in consent.WORDINGS:
@@ -73,6 +82,7 @@ def opening_account(reply: Reply) -> Optional[str]:
     """Their first message, when it already tells what happened, is kept as the free-recall answer."""
     if reply.is_payload or reply.intent != "report_harassment":
         return None
-    if len(normalise(reply.text).split()) < MIN_WORDS_FOR_OPENING_ACCOUNT:
+    rest = REQUEST_OPENING.sub("", normalise(reply.text))
+    if len(rest.split()) < MIN_WORDS_FOR_OPENING_ACCOUNT:
         return None
     return reply.text.strip()

@@ -48,7 +48,7 @@ def _not_anonymous(answers: Answers) -> bool:
 
 
 YES = Option("yes", "Yes", ("yes", "yeah", "yep", "y", "yup", "ok", "okay", "sure", "please do", "of course"))
-NO = Option("no", "No", ("no", "nope", "n", "nah", "not really", "don't", "do not", "never"))
+NO = Option("no", "No", ("no", "nope", "n", "nah", "not really", "never", "no way"))
 NOT_SURE = Option("not_sure", "Not sure", ("not sure", "unsure", "maybe", "don't know", "dont know", "no idea"))
 
 
@@ -168,13 +168,12 @@ QUESTIONS: tuple[Question, ...] = (
         "when",
         "When",
         (
-            Option("today", "Today", ("today", "this morning", "this afternoon", "this evening", "tonight", "just now", "earlier")),
+            Option("today", "Today", ("today", "this morning", "this afternoon", "this evening", "tonight", "just now", "earlier today")),
             Option("yesterday", "Yesterday", ("yesterday", "last night")),
             Option("this_week", "In the last week", ("this week", "few days ago", "couple of days ago", "last week")),
             Option("this_month", "In the last month", ("this month", "few weeks ago", "couple of weeks ago", "last month")),
             Option("longer", "Longer ago", ("months ago", "ages", "long time", "years", "for years", "a while ago", "longer")),
         ),
-        on_dont_know="longer",
     ),
     Question(
         "frequency",

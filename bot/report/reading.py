@@ -19,8 +19,6 @@ from bot.report.questions import SKIPPED, Question
 
 # Intents that interrupt a question; each has a rule in data/rules/ (a test checks).
 COMMAND_INTENTS = frozenset({"stop", "go_back", "change_answer", "ask_about_service", "danger"})
-# A long free-text answer that mentions "stop" is an answer, not a command.
-MAX_COMMAND_WORDS_IN_FREE_TEXT = 5
 COMMAND_CONFIDENCE = 0.6
 ANSWER_CONFIDENCE = 0.6
 MAX_TEXT_CHARS = 4000
@@ -29,6 +27,21 @@ SKIP_PHRASES = (
     "skip", "pass", "rather not say", "rather not", "prefer not to say", "prefer not", "no comment",
     "don't want to say", "dont want to say", "don't want to answer", "next question",
 )
+# A reply that starts like this refuses the question ("don't want to give my name").
+REFUSALS = (
+    "i'd rather not", "id rather not", "i would rather not", "rather not", "prefer not", "i prefer not",
+    "don't want to give", "dont want to give", "do not want to give", "i don't want to give", "i dont want to give",
+    "not giving", "won't give", "wont give", "i won't give", "don't want to say", "dont want to say",
+)
+# Words that negate what follows them ("no photos", "wasn't violent", "never stopped").
+NEGATORS = frozenset(
+    "not no never nothing none nobody without don't dont didn't didnt wasn't wasnt isn't isnt hasn't hasnt "
+    "haven't havent won't wont can't cant doesn't doesnt aren't arent weren't werent".split()
+)
+NEGATION_REACH = 2  # words before a match that can negate it
+# Options that mean "none of these": never picked together with another.
+EXCLUSIVE = frozenset({"none", "none_known"})
+PAYLOAD = re.compile(r"/[a-z_]+(\{.*\})?", re.S)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]{2,}$")
 
 
@@ -41,7 +54,8 @@ class Reply:
 
     @property
     def is_payload(self) -> bool:
-        return self.text.startswith("/")
+        """A button's payload (/intent or /intent{...}), not just any text that starts with '/'."""
+        return bool(PAYLOAD.fullmatch(self.text.strip()))
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,7 @@ class Outcome:
     kind: str  # answer | skip | command | unclear
     value: Any = None
     problem: Optional[str] = None  # for unclear: choice | text | date | future_date | contact
+    danger: bool = False  # the answer also says they are in danger now
 
     @property
     def slot_value(self) -> Any:
@@ -73,16 +88,25 @@ def _pattern(words: tuple[str, ...]) -> re.Pattern:
     return re.compile(r"(?<![\w'])(?:" + "|".join(parts) + r")(?![\w'])")
 
 
+def _negated(norm: str, span: tuple[int, int]) -> bool:
+    before = norm[: span[0]].split()[-NEGATION_REACH:]
+    after = norm[span[1]:].split()[:1]
+    own = set(norm[span[0]: span[1]].split())
+    negating = set(before) | ({"not"} & set(after))  # "no photos"; "of course not"
+    return not (own & NEGATORS) and bool(negating & NEGATORS)
+
+
 def matching_options(question: Question, text: str) -> list[str]:
-    """The options the words pick, in the question's order. A match inside a longer
-    match of another option does not count ("once" in "more than once")."""
+    """The options the words pick, in the question's order. A match inside a longer match
+    of another option does not count ("once" in "more than once"), nor does a negated one
+    ("no photos", "it wasn't violent")."""
     norm = normalise(text)
     spans: dict[str, list[tuple[int, int]]] = {}
     for opt in question.options:
         if normalise(opt.label) == norm:
             return [opt.value]
         if opt.words:
-            found = [m.span() for m in _pattern(opt.words).finditer(norm)]
+            found = [m.span() for m in _pattern(opt.words).finditer(norm) if not _negated(norm, m.span())]
             if found:
                 spans[opt.value] = found
 
@@ -100,18 +124,45 @@ def _word_count(text: str) -> int:
     return len(normalise(text).split())
 
 
-# A typed command that undoes or discards answers must also say so in words: a
-# misread answer must never throw a report away or unwind it.
+# A typed command that unwinds answers must also say so in words: a misread answer must
+# never unwind a report (and "stop" must be the whole message: see WHOLE_COMMANDS).
 COMMAND_WORDS = {
-    "stop": (
-        "stop*", "cancel*", "quit", "exit", "end", "delete*", "forget*", "never mind", "nevermind", "leave it",
-        "don't want", "dont want", "do not want", "no more", "enough", "finish*", "abort",
-    ),
     "go_back": ("back", "previous", "undo", "last question", "before", "mistake", "oops", "wait"),
     "change_answer": (
         "chang*", "wrong", "edit*", "correct*", "fix*", "mistake*", "amend*", "update*", "not right", "incorrect",
     ),
 }
+
+
+# In a free-text answer a command must be the whole message: "back gate" is an address and
+# "please make it stop" is what happened.
+WHOLE_COMMANDS = {
+    "stop": (
+        "stop", "stop it", "stop this", "stop now", "stop please", "please stop", "cancel", "cancel it",
+        "cancel this", "cancel the report", "cancel report", "cancel everything", "quit", "exit", "end", "end chat",
+        "abort", "delete", "delete it", "delete this", "delete everything", "delete my report", "forget it",
+        "i want to stop", "i want to stop now", "stop the report", "stop the chat", "stop reporting",
+        "i don't want to do this", "i dont want to do this", "i don't want to do this any more",
+        "i want to cancel", "cancel my report",
+    ),
+    "go_back": (
+        "back", "go back", "go back please", "back please", "previous", "previous question", "undo", "wait go back",
+        "can i go back", "last question", "the last question", "take me back", "go back a question",
+    ),
+    "change_answer": (
+        "change", "change answer", "change an answer", "change my answer", "edit", "edit answer", "edit an answer",
+        "i want to change an answer", "i want to change my answer", "correct an answer", "that's wrong",
+        "thats wrong", "fix an answer", "change something", "i need to change an answer",
+    ),
+}
+QUESTION_WORDS = ("what", "who", "why", "how", "is", "are", "will", "can", "does", "do", "where", "when")
+
+
+def is_stop_request(reply: Reply) -> bool:
+    """The stop button, or a message that is nothing but a request to stop."""
+    if reply.is_payload:
+        return reply.intent == "stop"
+    return normalise(reply.text) in {normalise(p) for p in WHOLE_COMMANDS["stop"]}
 
 
 def _is_command(question: Question, reply: Reply) -> bool:
@@ -121,14 +172,21 @@ def _is_command(question: Question, reply: Reply) -> bool:
         return True
     if reply.confidence < COMMAND_CONFIDENCE:
         return False
+    norm = normalise(reply.text)
+    if reply.intent == "stop":
+        return is_stop_request(reply)  # never on a misreading: it throws the report away
+    if question.kind in ("text", "contact"):
+        if reply.intent == "danger":
+            return False  # kept as the answer, with the 999 advice (see read_reply)
+        if reply.intent == "ask_about_service":
+            return "?" in reply.text or norm.split(" ")[0] in QUESTION_WORDS
+        return norm in {normalise(p) for p in WHOLE_COMMANDS.get(reply.intent, ())}
     if reply.intent == "danger":
         return True  # a false alarm costs a sentence; a miss can cost a life
-    if question.kind == "text" and _word_count(reply.text) > MAX_COMMAND_WORDS_IN_FREE_TEXT:
-        return False
     if question.options and matching_options(question, reply.text):
         return False  # it answers the question ("more than once" is not "stop")
     words = COMMAND_WORDS.get(reply.intent)
-    if words and not _pattern(words).search(normalise(reply.text)):
+    if words and not _pattern(words).search(norm):
         return False
     return True
 
@@ -137,8 +195,10 @@ def _is_skip(question: Question, reply: Reply) -> bool:
     norm = normalise(reply.text)
     if any(norm == normalise(p) for p in SKIP_PHRASES):
         return True
+    if any(norm.startswith(normalise(p)) for p in REFUSALS):
+        return True
     if reply.intent == "skip" and (reply.is_payload or reply.confidence >= ANSWER_CONFIDENCE):
-        return question.kind != "text" or _word_count(reply.text) <= 8
+        return question.kind not in ("text", "contact") or _word_count(reply.text) <= 8
     return False
 
 
@@ -151,9 +211,14 @@ def read_reply(question: Question, reply: Reply, today: date) -> Outcome:
     if reply.is_payload:
         return _read_payload(question, reply, today)
     if question.kind == "text":
-        return _read_text(question, reply)
+        outcome = _read_text(question, reply)
+        if outcome.kind == "answer" and _confident(reply, "danger"):
+            # Keep what they wrote as the answer, and give the 999 advice in the same reply.
+            return Outcome("answer", outcome.value, danger=True)
+        return outcome
     if question.kind == "contact":
-        return Outcome("skip") if _declines(reply) else _read_contact(reply.text)
+        outcome = _read_contact(reply.text)
+        return Outcome("skip") if outcome.kind == "unclear" and _declines(reply) else outcome
     return _read_options(question, reply, today)
 
 
@@ -161,8 +226,13 @@ def _confident(reply: Reply, intent: str) -> bool:
     return reply.intent == intent and reply.confidence >= ANSWER_CONFIDENCE
 
 
+NOTHING_TO_ADD = ("no", "nope", "nah", "nothing", "no thanks", "none", "no one", "nobody", "not really", "no thank you")
+
+
 def _declines(reply: Reply) -> bool:
-    return _confident(reply, "deny") or normalise(reply.text) in ("no", "nope", "nothing", "no thanks", "none")
+    """A short "no" (to "anything about them?"): nothing to add. A longer reply is an answer."""
+    norm = normalise(reply.text)
+    return norm in NOTHING_TO_ADD or (_confident(reply, "deny") and _word_count(reply.text) <= 3)
 
 
 def _wrap(question: Question, value: str) -> Any:
@@ -207,12 +277,16 @@ def _read_contact(text: str) -> Outcome:
 
 def _read_options(question: Question, reply: Reply, today: date) -> Outcome:
     text = reply.text.strip()
-    norm = normalise(text)
-    # A number picks the option in that place ("2"), as on SMS.
-    if norm.isdigit() and 1 <= int(norm) <= len(question.options):
-        value = question.options[int(norm) - 1].value
-        return Outcome("answer", _when_value(value, today) if question.kind == "when" else _wrap(question, value))
     found = matching_options(question, text)
+    if len(found) > 1 and EXCLUSIVE & set(found):
+        return Outcome("unclear", problem="choice")  # "nothing yet but photos": ask again
+    by_intent = {"affirm": question.on_affirm, "deny": question.on_deny}
+    opposite = {v: k for k, v in by_intent.items() if v}
+    if len(found) == 1 and found[0] in opposite:
+        # The words say yes but the sense says no ("of course not"), or the other way: ask again.
+        other = "deny" if opposite[found[0]] == "affirm" else "affirm"
+        if _confident(reply, other):
+            return Outcome("unclear", problem="choice")
     if question.kind == "multi" and found:
         return Outcome("answer", found)
     if len(found) == 1:
@@ -225,8 +299,8 @@ def _read_options(question: Question, reply: Reply, today: date) -> Outcome:
                 return Outcome("unclear", problem="future_date")
             return Outcome("answer", parsed.isoformat())
     for intent, value in (("affirm", question.on_affirm), ("deny", question.on_deny), ("dont_know", question.on_dont_know)):
-        if value and _confident(reply, intent):
-            return Outcome("answer", _wrap(question, value) if question.kind != "when" else value)
+        if value and not found and _confident(reply, intent):
+            return Outcome("answer", _wrap(question, value))
     if reply.intent == "dont_know" and question.on_dont_know is None and not found:
         return Outcome("skip")
     return Outcome("unclear", problem="date" if question.kind == "when" else "choice")
@@ -244,6 +318,8 @@ def _when_value(value: str, today: date) -> str:
 def parse_date(text: str, today: date, language: str = "en") -> Optional[date]:
     import dateparser  # imported on first use: it loads its language data lazily
 
+    if normalise(text).isdigit():
+        return None  # "2" is not a date (and may mean a numbered option)
     base = datetime(today.year, today.month, today.day, 12, 0)
     found = dateparser.parse(
         text,

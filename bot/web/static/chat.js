@@ -305,7 +305,17 @@
   /* Bot messages                                                        */
   /* ------------------------------------------------------------------ */
 
+  // Only the newest question's buttons answer anything: an older button pressed later
+  // would answer whatever question is current, so older groups are switched off.
+  function disableOlderQuickReplies() {
+    var old = transcript.querySelectorAll('[data-testid=quick-reply]');
+    for (var i = 0; i < old.length; i++) {
+      old[i].disabled = true;
+    }
+  }
+
   function renderQuickReplies(replies, wrap) {
+    disableOlderQuickReplies();
     var group = make('div', 'quick-replies');
     group.setAttribute('role', 'group');
     group.setAttribute('aria-label', 'Reply options');
