@@ -6,7 +6,6 @@ import logging
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Text
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
@@ -16,6 +15,7 @@ from bot import settings as settings_module
 from bot.cases import submit_report
 from bot.db import session_factory
 from bot.i18n import format_when
+from bot.sla import service_today
 from bot.report.flow import opening_account, take_reply
 from bot.report.questions import BY_SLOT, SLOTS, answered_slots, next_slot, previous_slot
 from bot.report.reading import Reply, is_stop_request
@@ -106,7 +106,7 @@ class ValidateReportForm(FormValidationAction):
             _answers(tracker),
             tracker.get_slot(REQUESTED),
             _reply(tracker) if fresh_reply else None,
-            today=now.astimezone(ZoneInfo(settings.timezone)).date(),
+            today=service_today(now, settings),
             now_iso=now.isoformat(),
             language=_language(tracker),
             consent_log=tracker.get_slot("consent_log"),

@@ -5,6 +5,7 @@ double tap, a retried webhook, a lost reply) finds the case it already made.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Mapping, Optional
@@ -151,14 +152,22 @@ def submit_report(
     raise RuntimeError("could not store the case after several attempts")
 
 
+def conversation_key(sender_id: str) -> str:
+    """The conversation's id as stored with the case; an over-long one (a channel can send any
+    string) is stored as its hash, so the case can still be made and matched."""
+    if len(sender_id) <= 128:
+        return sender_id
+    return "sha256:" + hashlib.sha256(sender_id.encode("utf-8")).hexdigest()
+
+
 def _new_case(answers, consent_log, report_id, conversation_id, channel, language, now, settings) -> Case:
     clocks = clocks_from(now, settings)
     case = Case(
         reference=references.new_reference(),
         report_id=report_id,
-        conversation_id=conversation_id,
-        channel=channel,
-        language=language,
+        conversation_id=conversation_key(conversation_id),
+        channel=channel[:20],
+        language=language[:5],
         status="new",
         submitted_at=now,
         first_contact_due_at=clocks.first_contact_due_at,

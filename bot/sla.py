@@ -9,7 +9,8 @@ Hours and months are settings (README lists them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
@@ -31,3 +32,8 @@ def clocks_from(submitted_at: datetime, settings: Settings) -> Clocks:
         graffiti_removal_due_at=submitted_at + timedelta(hours=settings.graffiti_removal_hours),
         emergency_repair_due_at=submitted_at + timedelta(hours=settings.emergency_repair_hours),
     )
+
+
+def service_today(now: datetime, settings: Settings) -> date:
+    """Today's date where the service is (what "today" and "yesterday" mean to the person)."""
+    return now.astimezone(ZoneInfo(settings.timezone)).date()

@@ -148,3 +148,11 @@ def test_immediate_risk_is_stored_with_the_case(factory, settings):
     sub = submit(factory, settings, report_id="risk", immediate_risk=True)
     with factory() as s:
         assert s.execute(select(Case.immediate_risk).where(Case.reference == sub.reference)).scalar_one() is True
+
+
+def test_an_over_long_conversation_id_still_makes_a_case(factory, settings):
+    sub = submit_report(factory, settings, report_id="long", conversation_id="x" * 500, channel="rest",
+                        language="en", answers=FULL, now=NOW)
+    with factory() as s:
+        stored = s.execute(select(Case.conversation_id).where(Case.reference == sub.reference)).scalar_one()
+    assert stored.startswith("sha256:") and len(stored) <= 128

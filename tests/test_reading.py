@@ -211,3 +211,7 @@ def test_danger_always_interrupts():
 @pytest.mark.parametrize("intent", ["go_back", "change_answer"])
 def test_back_and_change_need_their_words_when_typed(intent):
     assert read("location", "<script>alert(1)</script>", intent, 0.9).kind == "unclear"
+
+
+def test_an_email_longer_than_the_standard_allows_is_questioned():
+    assert read("contact", "a" * 250 + "@example.com", "inform").problem == "contact"

@@ -262,7 +262,7 @@ def _read_text(question: Question, reply: Reply) -> Outcome:
 
 def _read_contact(text: str) -> Outcome:
     text = text.strip()
-    if EMAIL.match(text):
+    if EMAIL.match(text) and len(text) <= 254:
         return Outcome("answer", {"email": text.lower()})
     try:
         number = phonenumbers.parse(text, "GB")
