@@ -40,6 +40,7 @@ class Submission:
     first_contact_due_at: datetime
     graffiti_removal_due_at: Optional[datetime]
     emergency_repair_due_at: Optional[datetime]
+    repair_needs_location: bool = False
 
     @property
     def next_steps(self) -> list[str]:
@@ -48,7 +49,7 @@ class Submission:
         if self.graffiti_removal_due_at:
             steps.append("graffiti")
         if self.emergency_repair_due_at:
-            steps.append("emergency_repair")
+            steps.append("emergency_repair_needs_address" if self.repair_needs_location else "emergency_repair")
         steps.append("come_back")
         return steps
 
@@ -109,6 +110,7 @@ def _submission(case: Case, created: bool) -> Submission:
         first_contact_due_at=case.first_contact_due_at,
         graffiti_removal_due_at=orders["graffiti_removal"].due_at if "graffiti_removal" in orders else None,
         emergency_repair_due_at=orders["emergency_repair"].due_at if "emergency_repair" in orders else None,
+        repair_needs_location="emergency_repair" in orders and not orders["emergency_repair"].location,
     )
 
 
@@ -181,9 +183,10 @@ def _new_case(answers, consent_log, report_id, conversation_id, channel, languag
                       created_at=now, due_at=clocks.graffiti_removal_due_at)
         )
     if case.home_insecure:
+        # Without an address (anonymous, or not given) the order waits for one: the person is told.
         case.work_orders.append(
             WorkOrder(kind="emergency_repair", location=case.address, created_at=now,
-                      due_at=clocks.emergency_repair_due_at)
+                      status="open" if case.address else "needs_location", due_at=clocks.emergency_repair_due_at)
         )
     case.events.append(
         CaseEvent(

@@ -156,3 +156,12 @@ def test_an_over_long_conversation_id_still_makes_a_case(factory, settings):
     with factory() as s:
         stored = s.execute(select(Case.conversation_id).where(Case.reference == sub.reference)).scalar_one()
     assert stored.startswith("sha256:") and len(stored) <= 128
+
+
+def test_an_insecure_home_without_an_address_is_not_promised_a_visit(factory, settings):
+    answers = dict(FULL, reporter_role="anonymous")
+    sub = submit(factory, settings, answers=answers, report_id="anon-insecure")
+    assert "emergency_repair_needs_address" in sub.next_steps and "emergency_repair" not in sub.next_steps
+    with factory() as s:
+        order = s.execute(select(WorkOrder).where(WorkOrder.kind == "emergency_repair")).scalar_one()
+    assert order.status == "needs_location" and order.location is None
