@@ -203,3 +203,12 @@ def test_danger_sets_immediate_risk_in_the_same_turn_and_on_the_case(stack):
     chat.say('/choose{"value":"victim"}')
     reply = chat.say("the man next door threatened me with a knife and he is outside now")
     assert "call 999" in reply and "best describes it" in reply  # kept as the answer
+
+
+def test_danger_words_the_language_model_misses_still_get_999(stack):
+    chat = Chat(stack)
+    chat.say("hello")
+    chat.say('/choose{"value":"victim"}')
+    chat.say("they shout at me in the stairwell")
+    reply = chat.say("someone is breaking my door down")  # at a choice question
+    assert "call 999" in reply and chat.slot("immediate_risk") is True

@@ -7,7 +7,6 @@ language model made of the message (intent and confidence) and the text.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -16,6 +15,7 @@ from typing import Any, Optional
 import phonenumbers
 
 from bot.report.questions import SKIPPED, Question
+from bot.text import normalise
 
 # Intents that interrupt a question; each has a rule in data/rules/ (a test checks).
 COMMAND_INTENTS = frozenset({"stop", "go_back", "change_answer", "ask_about_service", "danger"})
@@ -68,14 +68,6 @@ class Outcome:
     @property
     def slot_value(self) -> Any:
         return SKIPPED if self.kind == "skip" else self.value
-
-
-def normalise(text: str) -> str:
-    """Lower case, accents off, punctuation to spaces, single spaces, apostrophes unified."""
-    text = unicodedata.normalize("NFKD", text.replace("’", "'").replace("‘", "'"))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    text = re.sub(r"[^\w']+", " ", text)
-    return " ".join(text.split())
 
 
 @lru_cache(maxsize=None)

@@ -1,0 +1,1 @@
+"""Safety: recognising danger now (and, with issue 3, the safety check and referrals)."""
