@@ -219,6 +219,38 @@ def nlu_heldout(tmp: Path) -> dict:
             "examples": result["macro avg"]["support"], "worst": worst}
 
 
+DANGER_SET = ROOT / "tests" / "data" / "danger_en.yml"
+
+
+def danger_figures(tmp: Path) -> dict:
+    """Danger recall and false alarms of the served model (classifier + lexicon) on the
+    labelled set kept apart from the training data, parsed in a child process."""
+    import json
+
+    script = (
+        "import asyncio, json, sys, yaml\n"
+        "from rasa.core.agent import Agent\n"
+        "from bot.safety.danger import danger_signs\n"
+        "agent = Agent.load(sys.argv[1])\n"
+        "data = yaml.safe_load(open(sys.argv[2]))\n"
+        "async def intent(t): return (await agent.parse_message(t))['intent']['name']\n"
+        "out = {k: [(asyncio.run(intent(t)) == 'danger', bool(danger_signs(t))) for t in v] for k, v in data.items()}\n"
+        "print(json.dumps(out))\n"
+    )
+    env = dict(rasa_env(tmp), PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", script, str(ensure_model()), str(DANGER_SET)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    danger, other = result["danger"], result["not_danger"]
+    return {
+        "n_danger": len(danger), "n_other": len(other),
+        "recall": sum(p for p, _ in danger) / len(danger),
+        "false_alarms": sum(p for p, _ in other) / len(other),
+        "lexicon_recall": sum(lex for _, lex in danger) / len(danger),
+        "lexicon_false_alarms": sum(lex for _, lex in other) / len(other),
+    }
+
+
 def report(base: dict, proj: dict, started: datetime.datetime, elapsed: float, load_avg: tuple) -> str:
     ratio = lambda a, b: f"{a / b:.2f}x" if b else "n/a"  # noqa: E731
     lines = [
@@ -264,6 +296,14 @@ def report(base: dict, proj: dict, started: datetime.datetime, elapsed: float, l
         lines += ["", f"## Language model on held-out messages ({HELDOUT.relative_to(ROOT)}, {nlu['examples']} examples, English)",
                   "", f"- intent accuracy {nlu['accuracy']:.3f}, macro-F1 {nlu['macro_f1']:.3f}",
                   "- weakest intents (F1): " + ", ".join(f"{k} {f:.2f}" for f, k in nlu["worst"])]
+    danger = proj.get("danger")
+    if danger:
+        lines += ["", f"## Danger now ({DANGER_SET.relative_to(ROOT)}: {danger['n_danger']} danger, "
+                  f"{danger['n_other']} not; kept apart from the training data)", "",
+                  "| detector | recall on danger | false alarms |", "|---|---:|---:|",
+                  f"| served model (classifier + lexicon) | {danger['recall']:.1%} | {danger['false_alarms']:.1%} |",
+                  f"| lexicon alone | {danger['lexicon_recall']:.1%} | {danger['lexicon_false_alarms']:.1%} |",
+                  "", "Aim: recall 100%, false alarms under 5%."]
     return "\n".join(lines) + "\n"
 
 
@@ -277,6 +317,8 @@ def main() -> int:
         proj = run_project(tmp)
         print("Project: language model on held-out messages ...", flush=True)
         proj["nlu"] = nlu_heldout(tmp)
+        print("Project: danger recall and false alarms ...", flush=True)
+        proj["danger"] = danger_figures(tmp)
     except Exception:
         for log in sorted(tmp.rglob("*.log")):
             print(f"--- {log.name} (tail)\n" + log.read_text(errors="replace")[-3000:], file=sys.stderr)

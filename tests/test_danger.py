@@ -36,3 +36,12 @@ def test_the_pipeline_component_makes_the_intent_danger_whatever_the_classifier_
     assert message.get("intent") == {"name": "danger", "confidence": 1.0}
     assert [r["name"] for r in message.get("intent_ranking")] == ["danger", "report_harassment"]
     assert other.get("intent")["name"] == "report_harassment"
+
+
+def test_the_labelled_set_is_kept_apart_from_the_training_data():
+    training = set()
+    for path in (Path(__file__).parent.parent / "data" / "nlu").glob("*.yml"):
+        for block in yaml.safe_load(path.read_text())["nlu"]:
+            training |= {line[2:].strip().lower() for line in block["examples"].splitlines() if line.startswith("- ")}
+    labelled = {str(t).lower() for texts in LABELLED.values() for t in texts}
+    assert not training & labelled

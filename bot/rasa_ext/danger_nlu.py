@@ -1,6 +1,6 @@
 """The danger lexicon inside the Rasa server's language-model pipeline.
 
-Runs after the intent classifier (config.yml): when bot.safety.danger recognises danger
+Runs last in the pipeline, after the classifier and the fallback (config.yml): when bot.safety.danger recognises danger
 now, the message's intent becomes ``danger`` with full confidence, whatever the
 classifier thought. So the 999 rule fires (and ``immediate_risk`` is set) on the words
 themselves, in the same turn, without the action server. Nothing of the text is logged.
