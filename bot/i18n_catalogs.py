@@ -9,7 +9,6 @@ bot/report/questions.py (labels in the summary); ``extract`` pulls both into
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import yaml
 from babel.messages.catalog import Catalog

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +89,7 @@ class Stack:
         self.model = model
         self.log_dir = log_dir
         self.with_web = web
-        self.procs: dict[str, "subprocess.Popen"] = {}
+        self.procs: dict[str, subprocess.Popen] = {}
         self.env = environment(settings)
 
     @property
@@ -102,8 +103,6 @@ class Stack:
         return procs
 
     def start(self, only: str | None = None, timeout: float = 240) -> "Stack":
-        import subprocess
-
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = []
         for proc in self.definitions():

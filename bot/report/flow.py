@@ -12,7 +12,8 @@ from typing import Any, Mapping, Optional
 
 from bot import consent
 from bot.report.questions import BY_SLOT, SLOTS, next_slot, required_slots
-from bot.report.reading import Reply, read_reply, normalise
+from bot.report.reading import Reply, read_reply
+from bot.text import normalise
 
 # A first message this long that reads as a report is kept as their account of what happened
 # (after any "I want to report..." opening, which says nothing about what happened).
