@@ -72,6 +72,13 @@ def _clear_report(tracker: Tracker) -> List[EventType]:
     return [SlotSet(slot, None) for slot in slots if tracker.get_slot(slot) is not None]
 
 
+def _carry_on(tracker: Tracker) -> List[EventType]:
+    """Back to the report in progress: its next question, or its summary when all are answered."""
+    if tracker.get_slot("report_status") != "in_progress":
+        return []
+    return [FollowupAction("action_show_summary" if next_slot(_answers(tracker)) is None else FORM)]
+
+
 class ActionStartReport(Action):
     """A new report (or the one in progress, resumed): its id, and their opening account if they gave one."""
 
@@ -204,9 +211,7 @@ class ActionListAnswers(Action):
         choices = change_choices(_answers(tracker))
         if not choices:
             dispatcher.utter_message(response="utter_nothing_to_change")
-            # Carry on with the report rather than wait for a choice there is none to make.
-            in_progress = tracker.get_slot("report_status") == "in_progress"
-            return [FollowupAction(FORM)] if in_progress else []
+            return _carry_on(tracker)  # rather than wait for a choice there is none to make
         buttons = [{"title": label, "payload": '/choose{"value":"%s"}' % slot} for slot, label in choices]
         buttons.append({"title": "Never mind", "payload": "/deny"})
         dispatcher.utter_message(response="utter_which_answer", buttons=buttons)
@@ -235,15 +240,11 @@ class ActionStopReport(Action):
         return "action_stop_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        in_progress = tracker.get_slot("report_status") == "in_progress"
         if not is_stop_request(_reply(tracker)):
             dispatcher.utter_message(response="utter_not_stopped")
-            if not in_progress:
-                return []
-            follow = "action_show_summary" if next_slot(_answers(tracker)) is None else FORM
-            return [FollowupAction(follow)]
+            return _carry_on(tracker)
         dispatcher.utter_message(response="utter_stopped")
         events = _clear_report(tracker) + [SlotSet("report_id", None), ActiveLoop(None)]
-        if in_progress:
+        if tracker.get_slot("report_status") == "in_progress":
             events.append(SlotSet("report_status", None))
         return events
