@@ -47,18 +47,23 @@ def _reply(tracker: Tracker) -> Reply:
     )
 
 
-def _is_fresh_reply(tracker: Tracker) -> bool:
-    """True when the form runs straight after a user message (not when it resumes after a rule).
+def _reply_to_read(tracker: Tracker) -> tuple[bool, bool]:
+    """(the form runs straight after a user message, the 999 advice was already given for it).
 
     Rasa hands the validation action a copy of the tracker that ends with the form's own
-    action (and slot events), so look past those for the user's message.
+    action (and slot events), so look past those for the user's message; the danger policy
+    may have given the 999 advice in between.
     """
+    warned = False
     for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind in ("slot", "user_featurization") or (kind == "action" and event.get("name") in (FORM, "action_extract_slots")):
+        kind, name = event.get("event"), event.get("name")
+        if kind in ("slot", "user_featurization", "bot") or (kind == "action" and name in (FORM, "action_extract_slots")):
             continue
-        return kind == "user"
-    return False
+        if kind == "action" and name == "utter_danger_999":
+            warned = True
+            continue
+        return kind == "user", warned
+    return False, False
 
 
 def _slot_events(changes: Dict[str, Any]) -> List[EventType]:
@@ -107,7 +112,8 @@ class ValidateReportForm(FormValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
         settings = settings_module.load()
-        fresh_reply = tracker.active_loop_name == FORM and _is_fresh_reply(tracker)
+        fresh, warned = _reply_to_read(tracker)
+        fresh_reply = tracker.active_loop_name == FORM and fresh
         now = datetime.now(timezone.utc)
         step = take_reply(
             _answers(tracker),
@@ -117,6 +123,7 @@ class ValidateReportForm(FormValidationAction):
             now_iso=now.isoformat(),
             language=_language(tracker),
             consent_log=tracker.get_slot("consent_log"),
+            already_warned=warned,
         )
         if step.command:
             return []  # nothing extracted: the form steps aside and the rules answer the command

@@ -212,3 +212,18 @@ def test_danger_words_the_language_model_misses_still_get_999(stack):
     chat.say("they shout at me in the stairwell")
     reply = chat.say("someone is breaking my door down")  # at a choice question
     assert "call 999" in reply and chat.slot("immediate_risk") is True
+
+
+def test_999_advice_mid_report_with_the_action_server_down(stack):
+    chat = Chat(stack)
+    chat.say("hello")
+    chat.say('/choose{"value":"victim"}')
+    stack.stop("actions")
+    try:
+        reply = chat.say("he's at my door with a knife")
+        assert "call 999" in reply
+        assert chat.slot("immediate_risk") is True
+    finally:
+        stack.start(only="actions")
+    # With the action server back, the report carries on.
+    assert "what happened" in chat.say("hello") or chat.slot("report_status") == "in_progress"

@@ -97,3 +97,13 @@ def test_danger_in_an_answer_keeps_it_sends_999_and_flags_immediate_risk():
     assert result.responses[0] == "utter_danger_999"
     assert result.changes["immediate_risk"] is True
     assert result.changes["description"].startswith("he's outside")
+
+
+def test_after_the_999_advice_a_danger_message_is_kept_or_the_question_asked_again_without_repeating_it():
+    kept = take_reply({"reporter_role": "victim"}, "description",
+                      Reply("he's outside my door now with a knife, he smashed the window", "danger", 0.95),
+                      today=TODAY, now_iso="", language="en", already_warned=True)
+    assert "utter_danger_999" not in kept.responses and kept.changes["description"].startswith("he's outside")
+    again = take_reply({"reporter_role": "victim"}, "location", Reply("help he's here", "danger", 1.0),
+                       today=TODAY, now_iso="", language="en", already_warned=True)
+    assert not again.command and again.next_slot == "location" and not again.responses

@@ -49,14 +49,20 @@ def take_reply(
     now_iso: str,
     language: str,
     consent_log: Optional[Mapping[str, Any]] = None,
+    already_warned: bool = False,
 ) -> Step:
-    """Apply ``reply`` (None when the form resumes without a new message) to ``answers``."""
+    """Apply ``reply`` (None when the form resumes without a new message) to ``answers``.
+
+    ``already_warned``: the 999 advice was given for this very message before the form ran
+    (the danger policy); then a danger message is not a command any more, and the advice is
+    not repeated."""
     answers = dict(answers)
     step = Step()
     if reply is not None and requested in BY_SLOT:
         outcome = read_reply(BY_SLOT[requested], reply, today)
         if outcome.kind == "command":
-            return Step(command=True)
+            # After the 999 advice, ask the same question again; otherwise the rules answer.
+            return Step(next_slot=requested) if already_warned else Step(command=True)
         if outcome.kind == "unclear":
             # Say kindly what was wrong and ask the same question again.
             return Step(changes={requested: None}, responses=[f"utter_unclear_{outcome.problem}"], next_slot=requested)
@@ -64,7 +70,8 @@ def take_reply(
         answers[requested] = value
         step.changes[requested] = value
         if outcome.danger:
-            step.responses.append("utter_danger_999")
+            if not already_warned:
+                step.responses.append("utter_danger_999")
             step.changes["immediate_risk"] = True
         if requested == "reporter_role" and value == "anonymous":
             step.responses.append("utter_anonymous_explained")

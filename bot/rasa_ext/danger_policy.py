@@ -1,0 +1,45 @@
+"""Danger first: the 999 advice before anything else in the turn, even mid-form.
+
+While the report form is active, Rasa lets the form answer first and rules only after
+the form has stepped aside, which needs the action server. This policy answers a
+``danger`` message with ``utter_danger_999`` straight away (a domain response: no
+action server, no database). It outranks the rule policy (priority 7 against 6), and
+its prediction is marked, like the form's own, as not depending on the user's text
+policies, so the ensemble weighs the two against each other. After the advice the
+other policies carry on as before (the form asks its question again).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+DANGER_INTENT = "danger"
+DANGER_RESPONSE = "utter_danger_999"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=True)
+class DangerFirstPolicy(Policy):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"priority": 7}
+
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+        return self._resource  # nothing to learn: the rule is fixed
+
+    def predict_action_probabilities(
+        self, tracker: DialogueStateTracker, domain: Domain, rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        intent = (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
+        if tracker.latest_action_name == ACTION_LISTEN_NAME and intent == DANGER_INTENT:
+            probabilities[domain.index_for_action(DANGER_RESPONSE)] = 1.0
+            return self._prediction(probabilities, is_no_user_prediction=True)
+        return self._prediction(probabilities)
