@@ -29,7 +29,7 @@ import requests
 from bench.journeys import BASELINE_JOURNEY, REPORT_JOURNEY
 from bot import migrate, settings as settings_module
 from bot.model import ensure_model, model_path
-from bot.processes import Stack, free_port
+from bot.processes import Stack, free_port, stop_process as stop, wait_until_up
 from bot.settings import ROOT
 
 RESULTS = ROOT / "bench" / "results"
@@ -51,27 +51,6 @@ def timed_run(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> flo
     with open(log, "wb") as out:
         subprocess.run(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, check=True, timeout=900)
     return time.monotonic() - start
-
-
-def wait_up(url: str, proc: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not come up (exit code {proc.poll()})")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class LoopbackStack(Stack):
@@ -162,7 +141,7 @@ def run_baseline(tmp: Path) -> dict:
     sampler.start()
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_up(base + "/", proc)
+        wait_until_up(base + "/", time.monotonic() + 240, proc, name="baseline Rasa server")
         levels, _ = drive(base, BASELINE_JOURNEY)
     finally:
         stop(proc)

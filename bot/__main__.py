@@ -6,23 +6,20 @@ import shlex
 import sys
 import threading
 import time
-import urllib.request
 
 from bot import settings as settings_module
 
 
 def _wait_ready(urls: list[str], timeout: float) -> bool:
+    from bot.processes import wait_until_up
+
     deadline = time.monotonic() + timeout
-    pending = list(urls)
-    while pending and time.monotonic() < deadline:
-        for url in list(pending):
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    pending.remove(url)
-            except OSError:
-                pass
-        time.sleep(0.5)
-    return not pending
+    try:
+        for url in urls:
+            wait_until_up(url, deadline)
+    except TimeoutError:
+        return False
+    return True
 
 
 def cmd_run(_: argparse.Namespace) -> int:

@@ -72,6 +72,35 @@ def web_server(settings: Settings) -> Proc:
     return Proc("web", [sys.executable, "-m", "bot", "web"], f"http://127.0.0.1:{settings.web_port}/health")
 
 
+def wait_until_up(url: str, deadline: float, process: "subprocess.Popen | None" = None, name: str = "") -> None:
+    """Poll ``url`` until it answers; raise if ``process`` exits first or ``deadline`` (monotonic) passes."""
+    import time
+    import urllib.request
+
+    name = name or url
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{name} exited early (exit code {process.returncode})")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} did not come up in time")
+            time.sleep(0.5)
+
+
+def stop_process(process: subprocess.Popen, grace: float = 20) -> None:
+    """SIGTERM, then SIGKILL if it has not gone after ``grace`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def free_port() -> int:
     import socket
 
@@ -120,31 +149,17 @@ class Stack:
 
     def wait_ready(self, procs: list[Proc], timeout: float) -> None:
         import time
-        import urllib.request
 
         deadline = time.monotonic() + timeout
         for proc in procs:
-            while True:
-                if self.procs[proc.name].poll() is not None:
-                    raise RuntimeError(f"{proc.name} exited early; see {self.log_dir / (proc.name + '.log')}")
-                try:
-                    with urllib.request.urlopen(proc.health_url, timeout=2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"{proc.name} did not come up within {timeout}s")
-                    time.sleep(0.5)
+            log = self.log_dir / f"{proc.name}.log"
+            wait_until_up(proc.health_url, deadline, self.procs[proc.name], name=f"{proc.name} (log: {log})")
 
     def stop(self, only: str | None = None) -> None:
         for name, popen in list(self.procs.items()):
             if only and name != only:
                 continue
-            popen.terminate()
-            try:
-                popen.wait(timeout=20)
-            except Exception:
-                popen.kill()
-                popen.wait()
+            stop_process(popen)
             del self.procs[name]
 
     def pids(self) -> dict[str, int]:
