@@ -71,6 +71,12 @@ class Outcome:
 
 
 @lru_cache(maxsize=None)
+def _phrases(phrases: tuple[str, ...]) -> frozenset[str]:
+    """The phrases as normalised text, worked out once (replies are matched against them every turn)."""
+    return frozenset(normalise(p) for p in phrases)
+
+
+@lru_cache(maxsize=None)
 def _pattern(words: tuple[str, ...]) -> re.Pattern:
     parts = []
     for w in words:
@@ -154,7 +160,7 @@ def is_stop_request(reply: Reply) -> bool:
     """The stop button, or a message that is nothing but a request to stop."""
     if reply.is_payload:
         return reply.intent == "stop"
-    return normalise(reply.text) in {normalise(p) for p in WHOLE_COMMANDS["stop"]}
+    return normalise(reply.text) in _phrases(WHOLE_COMMANDS["stop"])
 
 
 def _is_command(question: Question, reply: Reply) -> bool:
@@ -172,7 +178,7 @@ def _is_command(question: Question, reply: Reply) -> bool:
             return False  # kept as the answer, with the 999 advice (see read_reply)
         if reply.intent == "ask_about_service":
             return "?" in reply.text or norm.split(" ")[0] in QUESTION_WORDS
-        return norm in {normalise(p) for p in WHOLE_COMMANDS.get(reply.intent, ())}
+        return norm in _phrases(WHOLE_COMMANDS.get(reply.intent, ()))
     if reply.intent == "danger":
         return True  # a false alarm costs a sentence; a miss can cost a life
     if question.options and matching_options(question, reply.text):
@@ -185,9 +191,9 @@ def _is_command(question: Question, reply: Reply) -> bool:
 
 def _is_skip(question: Question, reply: Reply) -> bool:
     norm = normalise(reply.text)
-    if any(norm == normalise(p) for p in SKIP_PHRASES):
+    if norm in _phrases(SKIP_PHRASES):
         return True
-    if any(norm.startswith(normalise(p)) for p in REFUSALS):
+    if any(norm.startswith(p) for p in _phrases(REFUSALS)):
         return True
     if reply.intent == "skip" and (reply.is_payload or reply.confidence >= ANSWER_CONFIDENCE):
         return question.kind not in ("text", "contact") or _word_count(reply.text) <= 8
@@ -224,7 +230,7 @@ NOTHING_TO_ADD = ("no", "nope", "nah", "nothing", "no thanks", "none", "no one",
 def _declines(reply: Reply) -> bool:
     """A short "no" (to "anything about them?"): nothing to add. A longer reply is an answer."""
     norm = normalise(reply.text)
-    return norm in NOTHING_TO_ADD or (_confident(reply, "deny") and _word_count(reply.text) <= 3)
+    return norm in _phrases(NOTHING_TO_ADD) or (_confident(reply, "deny") and _word_count(reply.text) <= 3)
 
 
 def _wrap(question: Question, value: str) -> Any:
