@@ -17,18 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import references
 from bot.consent import WORDINGS
 from bot.models import Case, CaseEvent, Consent, WorkOrder
-from bot.report.questions import SKIPPED, is_anonymous, relevant_answers
+from bot.report.questions import SKIPPED, SLOTS, is_anonymous, relevant_answers
 from bot.settings import Settings
 from bot.sla import clocks_from
 
 # Answers stored as yes/no booleans on the case.
 _BOOLEAN_ANSWERS = ("graffiti", "home_insecure")
-# Answers stored as they are (text, a choice, or a list of choices).
-_PLAIN_ANSWERS = (
-    "reporter_role", "description", "incident_type", "motivation", "frequency", "ongoing", "location",
-    "address", "perpetrator_known", "perpetrator_status", "perpetrator_description", "witnesses",
-    "evidence", "graffiti_location", "vulnerable", "contact_name",
-)
+# Answers stored with a shape of their own (see _case_fields); every other question is stored
+# as it is (text, a choice, or a list of choices) in the column of its name.
+_SHAPED_ANSWERS = (*_BOOLEAN_ANSWERS, "incident_when", "contact", *WORDINGS)
+_PLAIN_ANSWERS = tuple(slot for slot in SLOTS if slot not in _SHAPED_ANSWERS)
 
 
 @dataclass(frozen=True)
