@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import registry, relationship
 
@@ -91,9 +92,16 @@ class Case(Base):
     contact_email = Column(String(254))
     skipped = Column(JSON, nullable=False, default=list)
 
-    # Safety (filled by the safety check).
+    # Safety. ``risk_level`` is the level in force: the safety check's, or an officer's override.
     immediate_risk = Column(Boolean, nullable=False, default=False)
+    immediate_risk_at = Column(UTCDateTime)
     risk_level = Column(String(10))
+    # How to reach them safely (SafeLives: asked before the risk questions).
+    safe_to_contact = Column(Boolean)  # may we use the phone or email they gave?
+    safe_contact_other = Column(Text)  # a safer number or address they gave instead
+    safe_times = Column(JSON)
+    voicemail_ok = Column(Boolean)
+    code_word = Column(Text)
 
     # Service-level clocks.
     submitted_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -103,6 +111,10 @@ class Case(Base):
 
     consents = relationship("Consent", back_populates="case", cascade="all, delete-orphan")
     work_orders = relationship("WorkOrder", back_populates="case", cascade="all, delete-orphan")
+    assessments = relationship(
+        "RiskAssessment", back_populates="case", cascade="all, delete-orphan", order_by="RiskAssessment.id"
+    )
+    referrals = relationship("Referral", back_populates="case", cascade="all, delete-orphan", order_by="Referral.id")
     events = relationship(
         "CaseEvent", back_populates="case", cascade="all, delete-orphan", order_by="CaseEvent.id"
     )
@@ -156,3 +168,81 @@ class CaseEvent(Base):
     details = Column(JSON, nullable=False, default=dict)
 
     case = relationship("Case", back_populates="events")
+
+
+class RiskAssessment(Base):
+    """One scored safety check (bot/safety/risk_matrix.yml), with the reasons for its level.
+
+    An officer may override the level later, with a reason; the scored level stays."""
+
+    __tablename__ = "risk_assessments"
+
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
+    matrix_version = Column(String(40), nullable=False)
+    answers = Column(JSON, nullable=False, default=dict)
+    score = Column(Integer, nullable=False)
+    scored_level = Column(String(10), nullable=False)
+    reasons = Column(JSON, nullable=False, default=list)  # [{"reason": ..., "points": ...}]
+    escalators = Column(JSON, nullable=False, default=list)  # hard escalators found
+    assessed_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    assessed_by = Column(String(80), nullable=False)
+    override_level = Column(String(10))
+    override_reason = Column(Text)
+    override_by = Column(String(80))
+    override_at = Column(UTCDateTime)
+
+    case = relationship("Case", back_populates="assessments")
+
+    @property
+    def level(self) -> str:
+        return self.override_level or self.scored_level
+
+
+class Referral(Base):
+    """A referral or action the case raised (bot/referrals.py): police, local authority,
+    safeguarding, management transfer, security measures, on-call alert. One of each kind per case."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_referral_case_kind"),)
+
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
+    kind = Column(String(40), nullable=False)
+    basis = Column(String(20), nullable=False)  # consent | duty_to_disclose | policy
+    reason = Column(String(60), nullable=False)  # a code from bot/referrals.py, never free text
+    status = Column(String(20), nullable=False, default="open")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    due_at = Column(UTCDateTime, nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    told_at = Column(UTCDateTime)  # when the person was told of it (always, for a disclosure without consent)
+    outcome = Column(Text)
+
+    case = relationship("Case", back_populates="referrals")
+
+
+class OutboxMessage(Base):
+    """A notification to send, written in the same transaction as what it tells of.
+
+    The worker (bot/outbox.py) sends it with retry and backoff. Its body carries a case
+    reference and a risk level, never what the person wrote."""
+
+    __tablename__ = "outbox"
+
+    id = Column(Integer, primary_key=True)
+    dedupe_key = Column(String(120), nullable=False, unique=True)
+    topic = Column(String(40), nullable=False)
+    transport = Column(String(20), nullable=False)  # sms | whatsapp | email | log
+    recipient = Column(String(254), nullable=False)
+    sender = Column(String(64))  # the number to send from, when it matters (SMS, WhatsApp)
+    subject = Column(String(200))
+    body = Column(Text, nullable=False)
+    case_id = Column(Integer, ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    status = Column(String(20), nullable=False, default="pending")  # pending | sending | sent | failed
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    locked_until = Column(UTCDateTime)
+    last_error = Column(String(200))  # an error class or provider code, never message text
+    provider_id = Column(String(64))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    sent_at = Column(UTCDateTime)

@@ -57,6 +57,23 @@ class Settings:
     emergency_repair_hours: int
     review_months: int
     timezone: str
+    # Where notifications go: "<transport>:<recipient>", transport sms | whatsapp | email | log.
+    on_call_contact: str = "log:on-call"
+    police_contact: str = "log:police-referrals"
+    local_authority_contact: str = "log:local-authority-housing"
+    safeguarding_contact: str = "log:safeguarding"
+    housing_team_contact: str = "log:housing-team"
+    repairs_contact: str = "log:repairs"
+    # Sending (bot/outbox.py).
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_sms_number: str = ""
+    twilio_whatsapp_number: str = ""
+    twilio_api_base: str = "https://api.twilio.com"
+    smtp_url: str = ""
+    mail_from: str = "hate-crime-reports@localhost"
+    outbox_max_attempts: int = 8
+    outbox_poll_seconds: float = 2.0
 
 
 def load() -> Settings:
@@ -79,4 +96,19 @@ def load() -> Settings:
         emergency_repair_hours=_int("EMERGENCY_REPAIR_HOURS", 4),
         review_months=_int("REVIEW_MONTHS", 3),
         timezone=_str("SERVICE_TIMEZONE", "Europe/London"),
+        on_call_contact=_str("ON_CALL_CONTACT", "log:on-call"),
+        police_contact=_str("POLICE_CONTACT", "log:police-referrals"),
+        local_authority_contact=_str("LOCAL_AUTHORITY_CONTACT", "log:local-authority-housing"),
+        safeguarding_contact=_str("SAFEGUARDING_CONTACT", "log:safeguarding"),
+        housing_team_contact=_str("HOUSING_TEAM_CONTACT", "log:housing-team"),
+        repairs_contact=_str("REPAIRS_CONTACT", "log:repairs"),
+        twilio_account_sid=_str("TWILIO_ACCOUNT_SID", ""),
+        twilio_auth_token=_str("TWILIO_AUTH_TOKEN", ""),
+        twilio_sms_number=_str("TWILIO_SMS_NUMBER", ""),
+        twilio_whatsapp_number=_str("TWILIO_WHATSAPP_NUMBER", ""),
+        twilio_api_base=_str("TWILIO_API_BASE", "https://api.twilio.com"),
+        smtp_url=_str("SMTP_URL", ""),
+        mail_from=_str("MAIL_FROM", "hate-crime-reports@localhost"),
+        outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 8),
+        outbox_poll_seconds=float(_str("OUTBOX_POLL_SECONDS", "2")),
     )

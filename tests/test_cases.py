@@ -93,10 +93,11 @@ def test_consent_is_recorded_with_its_time_and_wording(factory, settings):
 def test_the_audit_trail_names_fields_but_holds_no_report_text(factory, settings):
     submit(factory, settings)
     with factory() as s:
-        event = s.execute(select(CaseEvent)).scalar_one()
+        events = s.execute(select(CaseEvent).order_by(CaseEvent.id)).scalars().all()
+    event = events[0]
     assert event.action == "created" and event.actor == "reporter:rest"
     assert "description" in event.details["answered"]
-    assert "abuse at me" not in str(event.details)
+    assert all("abuse at me" not in str(e.details) for e in events)
 
 
 def test_a_retried_submit_finds_the_same_case(factory, settings):

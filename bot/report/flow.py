@@ -11,7 +11,8 @@ from datetime import date
 from typing import Any, Mapping, Optional
 
 from bot import consent
-from bot.report.questions import BY_SLOT, SLOTS, next_slot, required_slots
+from bot.questionnaire import Questionnaire
+from bot.report.questions import REPORT
 from bot.report.reading import Reply, read_reply
 from bot.text import normalise
 
@@ -34,12 +35,6 @@ class Step:
     next_slot: Optional[str] = None
 
 
-def moot_answers(answers: Mapping[str, Any]) -> list[str]:
-    """Answers that no longer apply after a change (e.g. contact details once anonymous): dropped."""
-    needed = set(required_slots(answers))
-    return [s for s in SLOTS if s not in needed and answers.get(s) is not None]
-
-
 def take_reply(
     answers: Mapping[str, Any],
     requested: Optional[str],
@@ -50,6 +45,7 @@ def take_reply(
     language: str,
     consent_log: Optional[Mapping[str, Any]] = None,
     already_warned: bool = False,
+    questionnaire: Questionnaire = REPORT,
 ) -> Step:
     """Apply ``reply`` (None when the form resumes without a new message) to ``answers``.
 
@@ -58,8 +54,8 @@ def take_reply(
     not repeated."""
     answers = dict(answers)
     step = Step()
-    if reply is not None and requested in BY_SLOT:
-        outcome = read_reply(BY_SLOT[requested], reply, today)
+    if reply is not None and requested in questionnaire.by_slot:
+        outcome = read_reply(questionnaire.by_slot[requested], reply, today)
         if outcome.kind == "command":
             # After the 999 advice, ask the same question again; otherwise the rules answer.
             return Step(next_slot=requested) if already_warned else Step(command=True)
@@ -79,10 +75,10 @@ def take_reply(
             log = dict(consent_log or {})
             log[requested] = consent.record(requested, str(value), now_iso, language)
             step.changes["consent_log"] = log
-        for slot in moot_answers(answers):
+        for slot in questionnaire.moot_answers(answers):
             answers[slot] = None
             step.changes[slot] = None
-    step.next_slot = next_slot(answers)
+    step.next_slot = questionnaire.next_slot(answers)
     return step
 
 

@@ -8,35 +8,9 @@ Karbon 3.3.3 (consent to share).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from bot.questionnaire import NO, NOT_SURE, SKIPPED, YES, Answers, Option, Question, Questionnaire, yesno
 
-SKIPPED = "skipped"
-
-Answers = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Option:
-    value: str
-    label: str  # the button title (English source text)
-    words: tuple[str, ...] = ()  # what people type for it; "word*" matches any ending
-
-
-@dataclass(frozen=True)
-class Question:
-    slot: str
-    kind: str  # choice | multi | yesno | text | when | contact
-    label: str  # its name in the summary
-    options: tuple[Option, ...] = ()
-    ask_if: Callable[[Answers], bool] = field(default=lambda a: True, compare=False)
-    # Which option a plain yes / no / "I don't know" picks, where that is unambiguous.
-    on_affirm: Optional[str] = None
-    on_deny: Optional[str] = None
-    on_dont_know: Optional[str] = None
-
-    def option(self, value: str) -> Optional[Option]:
-        return next((o for o in self.options if o.value == value), None)
+__all__ = ["SKIPPED", "Answers", "Option", "Question", "QUESTIONS", "REPORT", "BY_SLOT", "SLOTS"]
 
 
 def is_anonymous(answers: Answers) -> bool:
@@ -45,15 +19,6 @@ def is_anonymous(answers: Answers) -> bool:
 
 def _not_anonymous(answers: Answers) -> bool:
     return not is_anonymous(answers)
-
-
-YES = Option("yes", "Yes", ("yes", "yeah", "yep", "y", "yup", "ok", "okay", "sure", "please do", "of course"))
-NO = Option("no", "No", ("no", "nope", "n", "nah", "not really", "never", "no way"))
-NOT_SURE = Option("not_sure", "Not sure", ("not sure", "unsure", "maybe", "don't know", "dont know", "no idea"))
-
-
-def _yesno(slot: str, label: str, ask_if: Callable[[Answers], bool] = lambda a: True) -> Question:
-    return Question(slot, "yesno", label, (YES, NO), ask_if=ask_if, on_affirm="yes", on_deny="no")
 
 
 QUESTIONS: tuple[Question, ...] = (
@@ -276,9 +241,9 @@ QUESTIONS: tuple[Question, ...] = (
         ),
         on_deny="none",
     ),
-    _yesno("graffiti", "Graffiti to remove", ask_if=lambda a: a.get("location") != "online"),
+    yesno("graffiti", "Graffiti to remove", ask_if=lambda a: a.get("location") != "online"),
     Question("graffiti_location", "text", "Where the graffiti is", ask_if=lambda a: a.get("graffiti") == "yes"),
-    _yesno("home_insecure", "Home left insecure"),
+    yesno("home_insecure", "Home left insecure"),
     Question(
         "vulnerable",
         "multi",
@@ -292,34 +257,16 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question("contact_name", "text", "Name", ask_if=_not_anonymous),
     Question("contact", "contact", "Phone or email", ask_if=_not_anonymous),
-    _yesno("consent_police", "May tell the police"),
-    _yesno("consent_agencies", "May share with other agencies"),
+    yesno("consent_police", "May tell the police"),
+    yesno("consent_agencies", "May share with other agencies"),
 )
 
-BY_SLOT: dict[str, Question] = {q.slot: q for q in QUESTIONS}
-SLOTS: tuple[str, ...] = tuple(BY_SLOT)
+REPORT = Questionnaire("report", QUESTIONS)
+BY_SLOT: dict[str, Question] = REPORT.by_slot
+SLOTS: tuple[str, ...] = REPORT.slots
 
-
-def required_slots(answers: Answers) -> list[str]:
-    """The questions this report needs, in order, given the answers so far."""
-    return [q.slot for q in QUESTIONS if q.ask_if(answers)]
-
-
-def next_slot(answers: Answers) -> Optional[str]:
-    return next((s for s in required_slots(answers) if answers.get(s) is None), None)
-
-
-def previous_slot(answers: Answers, current: Optional[str]) -> Optional[str]:
-    """The answered question before ``current`` (or the last answered one), for "go back"."""
-    order = required_slots(answers)
-    end = order.index(current) if current in order else len(order)
-    return next((s for s in reversed(order[:end]) if answers.get(s) is not None), None)
-
-
-def answered_slots(answers: Answers) -> list[str]:
-    return [s for s in required_slots(answers) if answers.get(s) is not None]
-
-
-def relevant_answers(answers: Answers) -> dict[str, Any]:
-    """Only the answers this report's branch asked for (an answer made moot by a change is dropped)."""
-    return {s: answers.get(s) for s in required_slots(answers)}
+required_slots = REPORT.required_slots
+next_slot = REPORT.next_slot
+previous_slot = REPORT.previous_slot
+answered_slots = REPORT.answered_slots
+relevant_answers = REPORT.relevant_answers
