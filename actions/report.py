@@ -4,85 +4,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Text
+from datetime import datetime
+from typing import Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.common import (
+    FORM, REQUESTED, SAFETY_FORM, QuestionnaireValidation, carry_on, clear_report, clear_safety_check,
+    language_of, reply_of, report_answers, start_safety_check,
+)
+from actions.safety import save_safety_answers
 from bot import settings as settings_module
 from bot.cases import submit_report
 from bot.db import session_factory
 from bot.i18n import format_when
-from bot.sla import service_today
-from bot.report.flow import opening_account, take_reply
-from bot.report.questions import BY_SLOT, SLOTS, answered_slots, next_slot, previous_slot
-from bot.report.reading import Reply, is_stop_request
+from bot.report.flow import opening_account
+from bot.report.questions import BY_SLOT, REPORT, answered_slots, has_contact
+from bot.report.reading import is_stop_request
 from bot.report.summary import change_choices, summary_text
+from bot.safety.check import SAFETY, with_facts
 
 logger = logging.getLogger(__name__)
-
-FORM = "report_form"
-REQUESTED = "requested_slot"
-
-
-def _answers(tracker: Tracker) -> Dict[str, Any]:
-    return {slot: tracker.get_slot(slot) for slot in SLOTS}
-
-
-def _language(tracker: Tracker) -> str:
-    return tracker.get_slot("language") or "en"
-
-
-def _reply(tracker: Tracker) -> Reply:
-    message = tracker.latest_message or {}
-    intent = message.get("intent") or {}
-    value = next((e.get("value") for e in message.get("entities") or [] if e.get("entity") == "value"), None)
-    return Reply(
-        text=message.get("text") or "",
-        intent=intent.get("name"),
-        confidence=float(intent.get("confidence") or 0.0),
-        value=str(value) if value is not None else None,
-    )
-
-
-def _reply_to_read(tracker: Tracker) -> tuple[bool, bool]:
-    """(the form runs straight after a user message, the 999 advice was already given for it).
-
-    Rasa hands the validation action a copy of the tracker that ends with the form's own
-    action (and slot events), so look past those for the user's message; the danger policy
-    may have given the 999 advice in between.
-    """
-    warned = False
-    for event in reversed(tracker.events):
-        kind, name = event.get("event"), event.get("name")
-        if kind in ("slot", "user_featurization", "bot") or (kind == "action" and name in (FORM, "action_extract_slots")):
-            continue
-        if kind == "action" and name == "utter_danger_999":
-            warned = True
-            continue
-        return kind == "user", warned
-    return False, False
-
-
-def _slot_events(changes: Dict[str, Any]) -> List[EventType]:
-    return [SlotSet(slot, value) for slot, value in changes.items()]
-
-
-def _clear_report(tracker: Tracker) -> List[EventType]:
-    """Forget the report's answers (only the slots that hold something: every event is
-    replayed on every later turn)."""
-    slots = [*SLOTS, "consent_log", REQUESTED]
-    return [SlotSet(slot, None) for slot in slots if tracker.get_slot(slot) is not None]
-
-
-def _carry_on(tracker: Tracker) -> List[EventType]:
-    """Back to the report in progress: its next question, or its summary when all are answered."""
-    if tracker.get_slot("report_status") != "in_progress":
-        return []
-    return [FollowupAction("action_show_summary" if next_slot(_answers(tracker)) is None else FORM)]
-
 
 class ActionStartReport(Action):
     """A new report (or the one in progress, resumed): its id, and their opening account if they gave one."""
@@ -91,45 +35,22 @@ class ActionStartReport(Action):
         return "action_start_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        if tracker.get_slot("report_status") == "in_progress" and answered_slots(_answers(tracker)):
+        if tracker.get_slot("report_status") == "in_progress" and answered_slots(report_answers(tracker)):
             dispatcher.utter_message(response="utter_resume_report")
             return [SlotSet(REQUESTED, None)]
-        events = _clear_report(tracker) + [
+        events = clear_report(tracker) + [
             SlotSet("report_id", uuid.uuid4().hex),
             SlotSet("report_status", "in_progress"),
         ]
-        account = opening_account(_reply(tracker))
+        account = opening_account(reply_of(tracker))
         if account:
             events.append(SlotSet("description", account))
         return events
 
 
-class ValidateReportForm(FormValidationAction):
-    """Reads each reply to the report's questions and picks the next question (bot.report.flow)."""
-
+class ValidateReportForm(QuestionnaireValidation):
     def name(self) -> Text:
         return "validate_report_form"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        settings = settings_module.load()
-        fresh, warned = _reply_to_read(tracker)
-        fresh_reply = tracker.active_loop_name == FORM and fresh
-        now = datetime.now(timezone.utc)
-        step = take_reply(
-            _answers(tracker),
-            tracker.get_slot(REQUESTED),
-            _reply(tracker) if fresh_reply else None,
-            today=service_today(now, settings),
-            now_iso=now.isoformat(),
-            language=_language(tracker),
-            consent_log=tracker.get_slot("consent_log"),
-            already_warned=warned,
-        )
-        if step.command:
-            return []  # nothing extracted: the form steps aside and the rules answer the command
-        for response in step.responses:
-            dispatcher.utter_message(response=response)
-        return _slot_events(step.changes) + [SlotSet(REQUESTED, step.next_slot)]
 
 
 class ActionShowSummary(Action):
@@ -137,7 +58,7 @@ class ActionShowSummary(Action):
         return "action_show_summary"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        dispatcher.utter_message(response="utter_summary", summary=summary_text(_answers(tracker), _language(tracker)))
+        dispatcher.utter_message(response="utter_summary", summary=summary_text(report_answers(tracker), language_of(tracker)))
         return []
 
 
@@ -149,7 +70,7 @@ class ActionSubmitReport(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
         settings = settings_module.load()
-        language = _language(tracker)
+        language = language_of(tracker)
         report_id = tracker.get_slot("report_id")
         if report_id is None:
             if tracker.get_slot("report_status") == "submitted":
@@ -166,7 +87,7 @@ class ActionSubmitReport(Action):
                 conversation_id=tracker.sender_id,
                 channel=tracker.get_latest_input_channel() or "unknown",
                 language=language,
-                answers=_answers(tracker),
+                answers=report_answers(tracker),
                 consent_log=tracker.get_slot("consent_log"),
                 immediate_risk=bool(tracker.get_slot("immediate_risk")),
             )
@@ -188,11 +109,16 @@ class ActionSubmitReport(Action):
         dispatcher.utter_message(response="utter_submitted", **params)
         for step in submission.next_steps:
             dispatcher.utter_message(response=f"utter_next_{step}", **params)
-        # The answers are in the case now; the conversation keeps only the reference.
-        return _clear_report(tracker) + [
+        for response in submission.told:
+            dispatcher.utter_message(response=response)
+        # The answers are in the case now; the conversation keeps only the reference. Then the
+        # safety check, which knows from the report only whether there are contact details.
+        context = {"has_contact": has_contact(report_answers(tracker))}
+        return clear_report(tracker) + [
             SlotSet("case_reference", submission.reference),
             SlotSet("report_status", "submitted"),
             SlotSet("report_id", None),
+            *start_safety_check(tracker, context),
         ]
 
 
@@ -201,8 +127,12 @@ class ActionGoBack(Action):
         return "action_go_back"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        current = tracker.get_slot(REQUESTED) if tracker.active_loop_name == FORM else None
-        previous = previous_slot(_answers(tracker), current)
+        questionnaire = SAFETY if tracker.active_loop_name == SAFETY_FORM else REPORT
+        current = tracker.get_slot(REQUESTED) if tracker.active_loop_name in (FORM, SAFETY_FORM) else None
+        answers = {slot: tracker.get_slot(slot) for slot in questionnaire.slots}
+        if questionnaire is SAFETY:
+            answers = with_facts(answers, tracker.get_slot("safety_context") or {})
+        previous = questionnaire.previous_slot(answers, current)
         if previous is None:
             dispatcher.utter_message(response="utter_nothing_to_go_back_to")
             return [SlotSet(REQUESTED, None)]
@@ -215,10 +145,10 @@ class ActionListAnswers(Action):
         return "action_list_answers"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        choices = change_choices(_answers(tracker))
+        choices = change_choices(report_answers(tracker))
         if not choices:
             dispatcher.utter_message(response="utter_nothing_to_change")
-            return _carry_on(tracker)  # rather than wait for a choice there is none to make
+            return carry_on(tracker)  # rather than wait for a choice there is none to make
         buttons = [{"title": label, "payload": '/choose{"value":"%s"}' % slot} for slot, label in choices]
         buttons.append({"title": "Never mind", "payload": "/deny"})
         dispatcher.utter_message(response="utter_which_answer", buttons=buttons)
@@ -232,7 +162,7 @@ class ActionResetAnswer(Action):
         return "action_reset_answer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        slot = _reply(tracker).value
+        slot = reply_of(tracker).value
         if slot not in BY_SLOT or tracker.get_slot(slot) is None:
             dispatcher.utter_message(response="utter_change_kept")
             return [SlotSet(REQUESTED, None)]
@@ -247,11 +177,21 @@ class ActionStopReport(Action):
         return "action_stop_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        if not is_stop_request(_reply(tracker)):
+        if not is_stop_request(reply_of(tracker)):
             dispatcher.utter_message(response="utter_not_stopped")
-            return _carry_on(tracker)
-        dispatcher.utter_message(response="utter_stopped")
-        events = _clear_report(tracker) + [SlotSet("report_id", None), ActiveLoop(None)]
+            return carry_on(tracker)
+        reference = tracker.get_slot("case_reference")
+        if tracker.get_slot("safety_status") == "in_progress":
+            # The report is sent; keep whatever safety answers they gave, then stop asking.
+            await save_safety_answers(tracker)
+            dispatcher.utter_message(response="utter_safety_stopped", case_reference=reference)
+            return clear_safety_check(tracker) + [SlotSet("safety_status", None), ActiveLoop(None)]
+        if tracker.get_slot("report_status") == "in_progress" and reference:
+            # A danger message already made the case: it stays, and they are told so.
+            dispatcher.utter_message(response="utter_stopped_flagged", case_reference=reference)
+        else:
+            dispatcher.utter_message(response="utter_stopped")
+        events = clear_report(tracker) + [SlotSet("report_id", None), ActiveLoop(None)]
         if tracker.get_slot("report_status") == "in_progress":
             events.append(SlotSet("report_status", None))
         return events

@@ -1,4 +1,4 @@
-"""Command line: python -m bot {run,migrate,model,web}."""
+"""Command line: python -m bot {run,migrate,model,web,outbox}."""
 from __future__ import annotations
 
 import argparse
@@ -33,14 +33,19 @@ def cmd_run(_: argparse.Namespace) -> int:
     migrate.upgrade(settings.database_url)
     model = ensure_model()
     env = processes.environment(settings)
-    procs = [processes.action_server(settings), processes.rasa_server(settings, model), processes.web_server(settings)]
+    procs = [
+        processes.action_server(settings),
+        processes.rasa_server(settings, model),
+        processes.web_server(settings),
+        processes.outbox_worker(settings),
+    ]
 
     manager = Manager(Printer(sys.stdout))
     for proc in procs:
         manager.add_process(proc.name, shlex.join(proc.argv), env=env, cwd=str(settings_module.ROOT))
 
     def announce() -> None:
-        if _wait_ready([p.health_url for p in procs], timeout=300):
+        if _wait_ready([p.health_url for p in procs if p.health_url], timeout=300):
             print(
                 "\n  Ready.\n"
                 f"  Chat page (website demo):  http://localhost:{settings.web_port}/\n"
@@ -76,6 +81,13 @@ def cmd_web(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox(_: argparse.Namespace) -> int:
+    from bot.outbox import serve
+
+    serve(settings_module.load())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("model", help="train the model if data or config changed; print its path").set_defaults(func=cmd_model)
     sub.add_parser("web", help="serve the website (chat page)").set_defaults(func=cmd_web)
+    sub.add_parser("outbox", help="send notifications from the outbox until SIGTERM").set_defaults(func=cmd_outbox)
     args = parser.parse_args(argv)
     return args.func(args)
 

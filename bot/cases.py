@@ -264,7 +264,7 @@ def _realert(session: Session, case: Case, settings: Settings, now: datetime) ->
 @dataclass(frozen=True)
 class SafetyResult:
     reference: str
-    assessment: check.Assessment
+    assessment: Optional[check.Assessment]  # None when no risk question was answered
     told: tuple[str, ...]  # referrals raised now that the person is told of (responses)
 
 
@@ -288,6 +288,11 @@ def record_safety_check(
             raise LookupError("no such case for this conversation")
         own = {s: answers.get(s) for s in check.SLOTS if answers.get(s) is not None}
         scored = check.assess(check.with_facts(own, _report_facts(case)))
+        _keep_safe_contact(case, own)
+        if not scored.answered and not scored.escalators:
+            # Nothing to score on: no level is better than a "standard" that means nothing.
+            session.commit()
+            return SafetyResult(case.reference, None, ())
         case.assessments.append(
             RiskAssessment(
                 matrix_version=scored.matrix_version, answers=own, score=scored.score, scored_level=scored.level,
@@ -296,7 +301,6 @@ def record_safety_check(
             )
         )
         case.risk_level = scored.level
-        _keep_safe_contact(case, own)
         case.events.append(
             CaseEvent(at=now, actor="reporter:chat", action="safety_check",
                       details={"level": scored.level, "score": scored.score, "version": scored.matrix_version})
@@ -370,7 +374,10 @@ def _keep_safe_contact(case: Case, answers: Mapping[str, Any]) -> None:
 
     if value("safe_contact") is not None:
         case.safe_to_contact = value("safe_contact") == "yes"
-    case.safe_contact_other = value("safe_contact_other") or case.safe_contact_other
+    other = value("safe_contact_other")
+    if isinstance(other, dict):
+        other = other.get("phone") or other.get("email")
+    case.safe_contact_other = other or case.safe_contact_other
     case.safe_times = value("safe_times") or case.safe_times
     if value("voicemail_ok") is not None:
         case.voicemail_ok = value("voicemail_ok") == "yes"

@@ -14,7 +14,7 @@ from bot.settings import ROOT, Settings
 class Proc:
     name: str
     argv: list[str]
-    health_url: str
+    health_url: str | None  # None: nothing to poll (a worker without a port)
 
 
 def environment(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -70,6 +70,10 @@ def action_server(settings: Settings) -> Proc:
 
 def web_server(settings: Settings) -> Proc:
     return Proc("web", [sys.executable, "-m", "bot", "web"], f"http://127.0.0.1:{settings.web_port}/health")
+
+
+def outbox_worker(settings: Settings) -> Proc:
+    return Proc("outbox", [sys.executable, "-m", "bot", "outbox"], None)
 
 
 def wait_until_up(url: str, deadline: float, process: "subprocess.Popen | None" = None, name: str = "") -> None:
@@ -152,6 +156,8 @@ class Stack:
 
         deadline = time.monotonic() + timeout
         for proc in procs:
+            if proc.health_url is None:
+                continue
             log = self.log_dir / f"{proc.name}.log"
             wait_until_up(proc.health_url, deadline, self.procs[proc.name], name=f"{proc.name} (log: {log})")
 

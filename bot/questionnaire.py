@@ -51,6 +51,8 @@ def yesno(slot: str, label: str, ask_if: Callable[[Answers], bool] = lambda a: T
 class Questionnaire:
     name: str
     questions: tuple[Question, ...]
+    # Facts that follow from the answers, for the questions' conditions (see bot/safety/check.py).
+    derive: Optional[Callable[[Answers], Answers]] = field(default=None, compare=False)
 
     @cached_property
     def by_slot(self) -> dict[str, Question]:
@@ -62,6 +64,8 @@ class Questionnaire:
 
     def required_slots(self, answers: Answers) -> list[str]:
         """The questions these answers need, in order."""
+        if self.derive is not None:
+            answers = self.derive(answers)
         return [q.slot for q in self.questions if q.ask_if(answers)]
 
     def next_slot(self, answers: Answers) -> Optional[str]:

@@ -104,13 +104,19 @@ def case_db(tmp_path, monkeypatch):
 
 def test_submit_creates_the_case_says_what_happens_next_and_clears_the_answers(case_db):
     slots_in = dict(FULL, report_id="rid-1", report_status="in_progress")
-    messages, slots, _ = run(ActionSubmitReport(), tracker(slots_in, "/affirm", "affirm"))
+    messages, slots, events = run(ActionSubmitReport(), tracker(slots_in, "/affirm", "affirm"))
     reference = slots["case_reference"]
     assert [m["response"] for m in messages] == [
-        "utter_submitted", "utter_next_first_contact", "utter_next_graffiti", "utter_next_emergency_repair", "utter_next_come_back"]
+        "utter_submitted", "utter_next_first_contact", "utter_next_graffiti", "utter_next_emergency_repair",
+        "utter_next_come_back",
+        # consent to tell the police; children affected (a duty); an insecure home at the address
+        "utter_referral_police", "utter_referral_safeguarding_duty", "utter_referral_security_measures"]
     assert messages[0]["case_reference"] == reference
     assert " on " in messages[1]["first_contact_due"]
     assert slots["report_status"] == "submitted" and slots["description"] is None
+    # then the safety check, knowing there are contact details to ask about
+    assert slots["safety_status"] == "in_progress" and slots["safety_context"] == {"has_contact": True}
+    assert any(e["event"] == "followup" and e["name"] == "safety_form" for e in events)
     with session_factory(case_db)() as s:
         case = s.execute(select(Case)).scalar_one()
     assert case.reference == reference and case.report_id == "rid-1" and case.conversation_id == "conv-1"

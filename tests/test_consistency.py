@@ -10,7 +10,9 @@ import yaml
 from bot.consent import WORDINGS
 from bot.i18n_catalogs import POT, source_messages
 from bot.report.questions import QUESTIONS, SLOTS
+from bot.referrals import RULES
 from bot.report.reading import COMMAND_INTENTS
+from bot.safety.check import LEVELS, SAFETY
 from bot.settings import ROOT
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
@@ -25,17 +27,41 @@ def _payload_value(payload: str):
     return json.loads(match.group(1))["value"] if match else None
 
 
+# Where skipping is better put another way than "I'd rather not say".
+SKIP_TITLES = {"code_word": "No code word", "safe_contact_other": "Skip"}
+
+
 def test_every_question_has_a_response_whose_buttons_match_its_options():
-    for q in QUESTIONS:
+    for q in (*QUESTIONS, *SAFETY.questions):
         variants = RESPONSES[f"utter_ask_{q.slot}"]
         for variant in variants:
             buttons = [(b["title"], _payload_value(b["payload"])) for b in variant.get("buttons", [])]
-            assert buttons[-1] == ("I'd rather not say", "SKIP"), q.slot
+            assert buttons[-1] == (SKIP_TITLES.get(q.slot, "I'd rather not say"), "SKIP"), q.slot
             assert buttons[:-1] == [(o.label, o.value) for o in q.options], q.slot
 
 
-def test_the_form_asks_exactly_the_questions_in_the_same_order():
+def test_the_forms_ask_exactly_the_questions_in_the_same_order():
     assert DOMAIN["forms"]["report_form"]["required_slots"] == list(SLOTS)
+    assert DOMAIN["forms"]["safety_form"]["required_slots"] == list(SAFETY.slots)
+
+
+def test_the_safety_check_can_say_every_level_and_every_referral():
+    for level in LEVELS:
+        assert f"utter_safety_result_{level}" in RESPONSES
+    for rule in RULES:
+        if rule.kind == "on_call_alert":
+            continue  # said with the 999 advice (utter_danger_alerted)
+        assert f"utter_referral_{rule.kind}" in RESPONSES, rule.kind
+    # a disclosure without consent is always told, for every rule that may make one
+    for kind in ("police", "local_authority_housing", "safeguarding"):
+        assert f"utter_referral_{kind}_duty" in RESPONSES, kind
+
+
+def test_the_999_advice_needs_no_action_and_asks_if_they_are_safe():
+    (advice,) = RESPONSES["utter_danger_999"]
+    assert "999" in advice["text"] and "55" in advice["text"] and "emergencySMS" in advice["text"]
+    assert "safe" in advice["text"].split("\n")[-1]
+    assert [b["payload"] for b in advice["buttons"]] == ["/affirm", "/deny"]
 
 
 def test_no_slot_can_be_set_from_a_message_except_danger_now():

@@ -1,12 +1,16 @@
 """Danger first: the 999 advice before anything else in the turn, even mid-form.
 
-While the report form is active, Rasa lets the form answer first and rules only after
-the form has stepped aside, which needs the action server. This policy answers a
-``danger`` message with ``utter_danger_999`` straight away (a domain response: no
-action server, no database). It outranks the rule policy (priority 7 against 6), and
-its prediction is marked, like the form's own, as not depending on the user's text
-policies, so the ensemble weighs the two against each other. After the advice the
-other policies carry on as before (the form asks its question again).
+While a form is active, Rasa lets the form answer first and rules only after the form
+has stepped aside, which needs the action server. This policy answers a ``danger``
+message with ``utter_danger_999`` straight away (a domain response: no action server,
+no database), then runs ``action_flag_danger`` (the case is flagged, the on-call officer
+alerted, any form paused), then listens for whether they are safe. If the action server
+is down the flag fails, but the advice has been given and the bot still listens.
+
+It outranks the rule policy (priority 7 against 6), and its predictions are marked,
+like a form's own, as not depending on the user's text policies, so the ensemble
+weighs the two against each other. The same steps are written as a rule in
+data/rules/general.yml, for the stories and for anyone reading the dialogue.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 DANGER_INTENT = "danger"
 DANGER_RESPONSE = "utter_danger_999"
+FLAG_ACTION = "action_flag_danger"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=True)
@@ -39,7 +44,12 @@ class DangerFirstPolicy(Policy):
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
         intent = (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
-        if tracker.latest_action_name == ACTION_LISTEN_NAME and intent == DANGER_INTENT:
+        following = {DANGER_RESPONSE: FLAG_ACTION, FLAG_ACTION: ACTION_LISTEN_NAME}
+        latest = tracker.latest_action_name
+        if latest == ACTION_LISTEN_NAME and intent == DANGER_INTENT:
             probabilities[domain.index_for_action(DANGER_RESPONSE)] = 1.0
+            return self._prediction(probabilities, is_no_user_prediction=True)
+        if latest in following and intent == DANGER_INTENT:
+            probabilities[domain.index_for_action(following[latest])] = 1.0
             return self._prediction(probabilities, is_no_user_prediction=True)
         return self._prediction(probabilities)

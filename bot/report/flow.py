@@ -90,3 +90,16 @@ def opening_account(reply: Reply) -> Optional[str]:
     if len(rest.split()) < MIN_WORDS_FOR_OPENING_ACCOUNT:
         return None
     return reply.text.strip()
+
+
+# A danger message this long, before they have told us what happened, is kept as their account.
+MIN_WORDS_FOR_DANGER_ACCOUNT = 4
+
+
+def account_from_danger(answers: Mapping[str, Any], reply: Reply) -> Optional[str]:
+    """The words of a danger message, as their account of what happened, when the report has
+    none yet (the message is often the first thing they say)."""
+    if answers.get("description") or reply.is_payload:
+        return None
+    text = reply.text.strip()
+    return text if len(normalise(text).split()) >= MIN_WORDS_FOR_DANGER_ACCOUNT else None

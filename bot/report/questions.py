@@ -17,6 +17,11 @@ def is_anonymous(answers: Answers) -> bool:
     return answers.get("reporter_role") == "anonymous"
 
 
+def has_contact(answers: Answers) -> bool:
+    contact = answers.get("contact")
+    return isinstance(contact, dict) and bool(contact.get("phone") or contact.get("email"))
+
+
 def _not_anonymous(answers: Answers) -> bool:
     return not is_anonymous(answers)
 

@@ -96,6 +96,13 @@ def _question(data: Mapping[str, Any], stop: Optional[Condition]) -> Question:
     )
 
 
+def _derived(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """``can_contact``: there is a way to reach them that they say is safe."""
+    safer = answers.get("safe_contact_other")
+    can = (answers.get("has_contact") and answers.get("safe_contact") != "no") or (safer and safer != SKIPPED)
+    return {**answers, "can_contact": bool(can)}
+
+
 @lru_cache(maxsize=None)
 def load(path: Path = MATRIX_FILE) -> Matrix:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -106,7 +113,7 @@ def load(path: Path = MATRIX_FILE) -> Matrix:
     rule = lambda r: Rule(Condition.from_data(r["when"]), r["reason"], int(r.get("points", 0)))  # noqa: E731
     return Matrix(
         version=str(data["version"]),
-        questionnaire=Questionnaire("safety", tuple(_question(q, stop) for q in data["questions"])),
+        questionnaire=Questionnaire("safety", tuple(_question(q, stop) for q in data["questions"]), derive=_derived),
         bands=bands,
         scores=tuple(rule(r) for r in data["scores"]),
         escalators=tuple(rule(r) for r in data["escalators"]),
@@ -131,13 +138,8 @@ def facts(report: Mapping[str, Any], *, has_contact: bool, immediate_risk: bool)
 
 
 def with_facts(answers: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-    """The check's answers joined with the facts (``context``); ``can_contact`` follows from both."""
-    merged = {**context, **{k: v for k, v in answers.items() if v is not None}}
-    safer = merged.get("safe_contact_other")
-    merged["can_contact"] = bool(
-        (merged.get("has_contact") and merged.get("safe_contact") != "no") or (safer and safer != SKIPPED)
-    )
-    return merged
+    """The check's answers joined with the facts (``context``: the report's, see ``facts``)."""
+    return _derived({**context, **{k: v for k, v in answers.items() if v is not None}})
 
 
 @dataclass(frozen=True)
