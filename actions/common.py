@@ -92,8 +92,7 @@ def start_safety_check(tracker: Tracker, context: Dict[str, Any]) -> List[EventT
         SlotSet("safety_context", context),
         SlotSet("safety_status", "in_progress"),
         SlotSet(REQUESTED, None),
-        FollowupAction(SAFETY_FORM),
-    ]
+    ]  # a rule (data/rules/report.yml) then begins the safety form
 
 
 def clear_safety_check(tracker: Tracker) -> List[EventType]:

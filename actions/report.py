@@ -42,6 +42,8 @@ class ActionStartReport(Action):
             SlotSet("report_id", uuid.uuid4().hex),
             SlotSet("report_status", "in_progress"),
         ]
+        if tracker.get_slot("safety_status") is not None:
+            events.append(SlotSet("safety_status", None))  # a new report: its own safety check later
         account = opening_account(reply_of(tracker))
         if account:
             events.append(SlotSet("description", account))

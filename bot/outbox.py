@@ -6,6 +6,12 @@ either both are stored or neither is. A worker (``python -m bot outbox``, starte
 ``make run``) sends due messages with retry and backoff; nothing is lost if Twilio or
 the mail server is down. Bodies carry a case reference and a risk level, never what
 the person wrote.
+
+Transports: ``log`` (development), ``sms`` and ``whatsapp`` (Twilio), ``email`` (SMTP).
+Each raises ``TransientSendError`` (tried again later, with exponential backoff, up to
+``OUTBOX_MAX_ATTEMPTS``) or ``PermanentSendError`` (failed at once). Delivery is at least
+once: see ``Worker``. Log lines carry message ids, topics and error codes; recipients
+only masked (``mask``).
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ import smtplib
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -369,7 +375,7 @@ class Worker:
         ``now`` fixes the time for the whole round (tests); by default the clock is read."""
         stamp = (lambda: now) if now is not None else self.clock
         self._write_unrecorded()
-        self._report_unconfigured(stamp())
+        self._report_unconfigured()
         messages, lease_until = self._claim(stamp())
         started = time.monotonic()
         for message in messages:
@@ -424,9 +430,12 @@ class Worker:
             log.error("outbox message %s (topic %s) failed: %s", message.id, message.topic, exc.code)
             self._finish(message, lease_until, status="failed", last_error=exc.code, locked_until=None)
             return
-        except Exception as exc:  # TransientSendError, or a fault in a transport: try again later
-            code = exc.code if isinstance(exc, TransientSendError) else f"error:{type(exc).__name__}"
-            self._retry_or_fail(message, lease_until, code, stamp())
+        except TransientSendError as exc:
+            self._retry_or_fail(message, lease_until, exc.code, stamp())
+            return
+        except Exception as exc:  # a fault in a transport: say so, and try again later
+            log.error("outbox message %s: %s in the %s transport", message.id, type(exc).__name__, message.transport)
+            self._retry_or_fail(message, lease_until, f"error:{type(exc).__name__}", stamp())
             return
         log.info("outbox message %s (topic %s) sent by %s to %s", message.id, message.topic, message.transport,
                  mask(message.recipient))
@@ -470,7 +479,7 @@ class Worker:
                 session.execute(stmt)
         self._unrecorded.clear()
 
-    def _report_unconfigured(self, now: datetime) -> None:
+    def _report_unconfigured(self) -> None:
         """Log, at start and every few minutes, the messages waiting for a transport that is not configured."""
         unconfigured = self.unconfigured
         names = sorted(unconfigured)
@@ -494,7 +503,7 @@ class Worker:
                 .execution_options(synchronize_session=False)
             )
         for transport, count in sorted(counts.items()):
-            log.error("outbox: %s %s message(s) waiting: the %s transport is not configured (set %s)", count,
+            log.error("%s %s message(s) waiting: the %s transport is not configured (set %s)", count,
                       transport, transport, ", ".join(unconfigured[transport]))
 
     # -- the loop -----------------------------------------------------------------------
@@ -510,14 +519,30 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - the worker must outlive any one round
                 failures += 1
                 pause = min(60.0, poll * 2 ** failures)
-                log.error("outbox: round failed (%s); trying again in %.1fs", type(exc).__name__, pause)
+                log.error("round failed (%s); trying again in %.1fs", type(exc).__name__, pause)
                 stop.wait(pause)
                 continue
             if failures:
-                log.info("outbox: working again")
+                log.info("working again")
                 failures = 0
             if claimed < self.batch_size:
                 stop.wait(poll)
+
+
+def check_contacts(settings: Settings, unconfigured: dict[str, tuple[str, ...]]) -> None:
+    """Log an error for each ``*_CONTACT`` setting that cannot be read or whose transport is not
+    configured, at start rather than when the first message for it waits."""
+    for field in fields(settings):
+        if not field.name.endswith("_contact"):
+            continue
+        try:
+            transport = Contact.parse(getattr(settings, field.name)).transport
+        except ValueError:
+            log.error("%s is not <transport>:<recipient>", field.name.upper())
+            continue
+        if transport in unconfigured:
+            log.error("%s goes by %s, which is not configured (set %s)", field.name.upper(), transport,
+                      ", ".join(unconfigured[transport]))
 
 
 def serve(settings: Settings) -> None:
@@ -532,5 +557,6 @@ def serve(settings: Settings) -> None:
         signal.signal(signum, lambda *_: stop.set())
     worker = Worker(session_factory(settings.database_url), settings)
     log.info("outbox worker started; transports ready: %s", ", ".join(worker.ready))
+    check_contacts(settings, worker.unconfigured)
     worker.run_forever(stop)
     log.info("outbox worker stopped")

@@ -72,7 +72,7 @@ class Settings:
     twilio_api_base: str = "https://api.twilio.com"
     smtp_url: str = ""
     mail_from: str = "hate-crime-reports@localhost"
-    outbox_max_attempts: int = 8
+    outbox_max_attempts: int = 15
     outbox_poll_seconds: float = 2.0
 
 
@@ -109,6 +109,6 @@ def load() -> Settings:
         twilio_api_base=_str("TWILIO_API_BASE", "https://api.twilio.com"),
         smtp_url=_str("SMTP_URL", ""),
         mail_from=_str("MAIL_FROM", "hate-crime-reports@localhost"),
-        outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 8),
+        outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 15),
         outbox_poll_seconds=float(_str("OUTBOX_POLL_SECONDS", "2")),
     )

@@ -42,7 +42,7 @@ from bot.outbox import (
     mask,
 )
 from bot.processes import free_port, stop_process
-from bot.settings import ROOT
+from bot.settings import ROOT, load as load_settings
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)  # in the past, so a worker on the real clock finds it due
 BODY = "Case HC-7Q4K: risk high. Call the on-call officer."
@@ -460,7 +460,8 @@ def test_email_server_down_is_retried(factory, config):
     assert (row(factory, id_).status, row(factory, id_).last_error) == ("pending", "smtp:ConnectionRefusedError")
 
 
-def test_email_settings_are_read_from_the_url(settings):
+def test_email_settings_are_read_from_the_url():
+    settings = load_settings()
     plain = EmailTransport(replace(settings, smtp_url="smtp://relay.example.org"))
     tls = EmailTransport(replace(settings, smtp_url="smtps://user%40ha:p%3Ass@mail.example.org:2465"))
     assert (plain.host, plain.port, plain.implicit_tls, plain.username) == ("relay.example.org", 25, False, None)
@@ -578,7 +579,8 @@ def test_python_m_bot_outbox_sends_and_stops_on_sigterm(database_url, factory):
     id_ = add(factory, "a", "log:on-call", now=None)
     waiting = add(factory, "b", "sms:+447700900123", now=None)
     env = dict(os.environ, DATABASE_URL=database_url, LOG_LEVEL="INFO", OUTBOX_POLL_SECONDS="0.1",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1", PYTHONPATH=str(ROOT))
+               SQLALCHEMY_SILENCE_UBER_WARNING="1", PYTHONPATH=str(ROOT), ON_CALL_CONTACT="sms:+447700900777",
+               POLICE_CONTACT="fax:0207", SAFEGUARDING_CONTACT="log:safeguarding")
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMTP_URL"):
         env.pop(name, None)
     proc = subprocess.Popen([sys.executable, "-m", "bot", "outbox"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -597,5 +599,7 @@ def test_python_m_bot_outbox_sends_and_stops_on_sigterm(database_url, factory):
     output = "".join(lines)
     assert "outbox worker started" in output and "outbox worker stopped" in output
     assert "the sms transport is not configured (set TWILIO_ACCOUNT_SID" in output
-    assert "7700900" not in output and "Traceback" not in output
+    assert "ON_CALL_CONTACT goes by sms, which is not configured (set TWILIO_ACCOUNT_SID" in output
+    assert "POLICE_CONTACT is not <transport>:<recipient>" in output and "SAFEGUARDING_CONTACT" not in output
+    assert "7700900" not in output and "0207" not in output and "Traceback" not in output
     assert row(factory, waiting).status == "pending"

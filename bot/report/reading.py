@@ -18,7 +18,7 @@ from bot.report.questions import SKIPPED, Question
 from bot.text import normalise
 
 # Intents that interrupt a question; each has a rule in data/rules/ (a test checks).
-COMMAND_INTENTS = frozenset({"stop", "go_back", "change_answer", "ask_about_service", "danger"})
+COMMAND_INTENTS = frozenset({"stop", "go_back", "change_answer", "ask_about_service", "danger", "not_now"})
 COMMAND_CONFIDENCE = 0.6
 ANSWER_CONFIDENCE = 0.6
 MAX_TEXT_CHARS = 4000
@@ -146,6 +146,11 @@ WHOLE_COMMANDS = {
     "go_back": (
         "back", "go back", "go back please", "back please", "previous", "previous question", "undo", "wait go back",
         "can i go back", "last question", "the last question", "take me back", "go back a question",
+    ),
+    "not_now": (
+        "not now", "later", "later please", "maybe later", "another time", "not right now", "i can't talk now",
+        "i cant talk now", "can't talk now", "cant talk now", "i have to go", "i need to go", "i'll come back later",
+        "ill come back later", "i'll finish later", "i'll do it later", "can we do this later", "not a good time",
     ),
     "change_answer": (
         "change", "change answer", "change an answer", "change my answer", "edit", "edit answer", "edit an answer",
