@@ -4,8 +4,9 @@ Business rules live in bot/; these only translate between Rasa and it.
 """
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import datetime, timezone
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
@@ -105,6 +106,10 @@ class QuestionnaireValidation(FormValidationAction):
 
     form = FORM
     questionnaire: Questionnaire = REPORT
+
+    @abstractmethod
+    def name(self) -> Text:
+        """Each form's own validation action names itself (this base is not registered)."""
 
     def answers(self, tracker: Tracker) -> Dict[str, Any]:
         return {slot: tracker.get_slot(slot) for slot in self.questionnaire.slots}

@@ -114,14 +114,16 @@ def free_port() -> int:
 
 
 class Stack:
-    """Starts the real action server and Rasa server (and optionally the web server) as
-    child processes with their output in log files; used by the tests and the benchmarks."""
+    """Starts the real action server and Rasa server (and optionally the web server and the
+    outbox worker) as child processes with their output in log files; used by the tests and
+    the benchmarks."""
 
-    def __init__(self, settings: Settings, model: Path, log_dir: Path, web: bool = False) -> None:
+    def __init__(self, settings: Settings, model: Path, log_dir: Path, web: bool = False, outbox: bool = False) -> None:
         self.settings = settings
         self.model = model
         self.log_dir = log_dir
         self.with_web = web
+        self.with_outbox = outbox
         self.procs: dict[str, subprocess.Popen] = {}
         self.env = environment(settings)
 
@@ -133,6 +135,8 @@ class Stack:
         procs = [action_server(self.settings), rasa_server(self.settings, self.model)]
         if self.with_web:
             procs.append(web_server(self.settings))
+        if self.with_outbox:
+            procs.append(outbox_worker(self.settings))
         return procs
 
     def start(self, only: str | None = None, timeout: float = 240) -> "Stack":

@@ -75,7 +75,7 @@ def _stack(tmp, db_url: str, tracker_url: str, redis_url: str):
         rasa_auth_token="test-token",
         log_level="INFO",
     )
-    return Stack(config, ensure_model(), tmp / "logs", web=True).start()
+    return Stack(config, ensure_model(), tmp / "logs", web=True, outbox=True).start()
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +96,20 @@ def postgres_stack(tmp_path_factory):
     yield running
     running.stop()
     drop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def stack(request):
+    """The whole stack on the embedded SQLite database, then on PostgreSQL with the Redis lock store."""
+    return request.getfixturevalue(f"{request.param}_stack")
+
+
+@pytest.fixture
+def case_db(tmp_path, monkeypatch):
+    """A migrated SQLite case database, named in DATABASE_URL as the action server would see it."""
+    from bot import migrate
+
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    migrate.upgrade(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url

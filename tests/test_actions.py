@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -90,16 +89,6 @@ def test_summary_lists_the_answers():
     assert "When: Friday 20 November 2026" in summary
     assert "Description of the person: I'd rather not say" in summary
     assert "07700 900123" in summary
-
-
-@pytest.fixture
-def case_db(tmp_path, monkeypatch):
-    from bot import migrate
-
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
-    migrate.upgrade(url)
-    monkeypatch.setenv("DATABASE_URL", url)
-    return url
 
 
 def test_submit_creates_the_case_says_what_happens_next_and_clears_the_answers(case_db):

@@ -18,12 +18,6 @@ from bot.processes import Stack
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(request):
-    """The whole stack on the embedded SQLite database, then on PostgreSQL with the Redis lock store."""
-    return request.getfixturevalue(f"{request.param}_stack")
-
-
 class Chat:
     def __init__(self, stack: Stack, sender: str | None = None):
         self.stack = stack
@@ -171,7 +165,8 @@ def test_a_restart_of_the_rasa_server_loses_nothing(stack):
 
 
 def test_nothing_people_wrote_is_in_the_logs(stack):
-    secrets = ["racist abuse at me", "Oak Court", "900123", "+4477", "tall man", "notes through my door", "Block C", "Sam"]
+    secrets = ["racist abuse at me", "Oak Court", "900123", "+4477", "tall man", "notes through my door", "Block C", "Sam",
+               "with a knife", "kicking my door", "bluebell", "900456", "he would kill me"]
     logs = stack.logs()
     assert "Rasa server is up and running" in logs
     for secret in secrets:
@@ -198,11 +193,11 @@ def test_danger_sets_immediate_risk_in_the_same_turn_and_on_the_case(stack):
     chat = Chat(stack)
     chat.say("hello")
     reply = chat.say("he's outside my door with a knife")
-    assert "call 999" in reply and "who is reporting" in reply
+    assert "call 999" in reply and "Are you somewhere safe" in reply
+    assert "who is reporting" not in reply  # the questions wait until they are safe
     assert chat.slot("immediate_risk") is True
-    chat.say('/choose{"value":"victim"}')
-    reply = chat.say("the man next door threatened me with a knife and he is outside now")
-    assert "call 999" in reply and "best describes it" in reply  # kept as the answer
+    case, _, _ = case_by_reference(stack, chat.slot("case_reference"))
+    assert case.immediate_risk and case.status == "incomplete"
 
 
 def test_danger_words_the_language_model_misses_still_get_999(stack):

@@ -9,7 +9,7 @@ from bot.cases import submit_report
 from bot.db import session_factory
 from bot import settings as settings_module
 from bot.models import Case, OutboxMessage
-from tests.test_actions import case_db, run, tracker  # noqa: F401  (case_db is a fixture)
+from tests.test_actions import run, tracker
 from tests.test_cases import FULL
 
 DANGER = "he's outside my door with a knife"

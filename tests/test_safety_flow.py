@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bench.journeys import REPORT_JOURNEY
 from bot.db import session_factory
 from bot.models import Case, OutboxMessage, Referral, RiskAssessment
-from tests.test_integration import Chat, stack  # noqa: F401  (stack is a fixture)
+from tests.test_integration import Chat
 
 pytestmark = pytest.mark.integration
 
@@ -65,8 +65,10 @@ def test_not_safe_then_later(stack):
     assert "carry on talking" in chat.say("I'm safe now")
     assert "Come back to this chat when it's safe" in chat.say("later")
     assert chat.slot("reporter_role") == "victim"  # nothing lost
+    # asked what happened, they said what is happening: that is their account
+    assert chat.slot("description") == "they are kicking my door in right now"
     reply = chat.say("carry on")
-    assert "In your own words, what happened" in reply  # back where they were
+    assert "Which of these best describes it" in reply  # back where they were
 
 
 def test_danger_mid_report_flags_the_case_and_the_finished_report_completes_it(stack):
@@ -173,3 +175,28 @@ def test_not_safe_to_talk_ends_the_check(stack):
     reply = chat.say("no")
     assert "An officer will go through these questions with you" in reply
     assert chat.slot("safety_status") is None and chat.slot("risk_level") is None
+
+
+def test_the_on_call_alert_is_sent_by_the_worker_with_no_report_text(stack):
+    import time
+
+    chat = Chat(stack)
+    chat.say("they are setting fire to my door right now")
+    reference = chat.slot("case_reference")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        _, _, _, outbox = case_of(stack, reference)
+        alert = next(m for m in outbox if m.topic == "on_call_alert")
+        if alert.status == "sent":
+            break
+        time.sleep(0.5)
+    assert alert.status == "sent" and alert.attempts == 1 and alert.transport == "log"
+    logs = stack.logs()
+    assert reference in logs and "setting fire" not in logs
+
+
+def test_nothing_said_in_these_conversations_is_in_the_logs(stack):
+    logs = stack.logs()
+    for secret in ["with a knife", "kicking my door", "bluebell", "900456", "he would kill me", "setting fire",
+                   "shouting he'll kill me"]:
+        assert secret not in logs, secret
