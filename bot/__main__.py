@@ -51,6 +51,7 @@ def cmd_run(_: argparse.Namespace) -> int:
                 f"  Chat page (website demo):  http://localhost:{settings.web_port}/\n"
                 f"  Rasa server (REST, socket.io, HTTP API): http://localhost:{settings.rasa_port}/\n"
                 f"  Action server:             http://localhost:{settings.action_port}/health\n"
+                f"  Outbox worker:             sending notifications (on-call: {settings.on_call_contact.split(':')[0]})\n"
                 "  Press Ctrl-C to stop everything.\n",
                 flush=True,
             )

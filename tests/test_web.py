@@ -84,10 +84,26 @@ def test_a_whole_report_in_the_browser_ends_with_a_reference(page, sqlite_stack)
     wait_for_bot(page, "Shall I send your report")
     click(page, "Send my report")
     wait_for_bot(page, "Your reference is")
+    wait_for_bot(page, "safe for you to answer")  # the safety check follows
     page.screenshot(path=str(ARTIFACTS / "chat-submitted.png"), full_page=True)
     # Nothing of the conversation is kept in the browser.
     assert page.evaluate("localStorage.length + sessionStorage.length") == 0
     assert page.context.cookies() == []
+
+
+def test_danger_gets_999_at_once_then_asks_if_they_are_safe(page, sqlite_stack):
+    ARTIFACTS.mkdir(exist_ok=True)
+    wait_for_bot(page, "who is reporting")
+    type_message(page, "he's outside my door with a knife")
+    wait_for_bot(page, "call 999 straight away")
+    assert "Are you somewhere safe right now?" in page.locator("[data-testid=transcript]").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "chat-danger.png"), full_page=True)
+    click(page, "I'm safe for now")
+    wait_for_bot(page, "carry on talking")
+    click(page, "Carry on now")
+    page.wait_for_function(  # the question it had asked, asked again
+        "() => [...document.querySelectorAll('[data-testid=bot-message]')]"
+        ".filter(m => m.innerText.includes('who is reporting')).length === 2", timeout=30_000)
 
 
 def test_quick_exit_leaves_at_once_and_back_does_not_return(page):
