@@ -99,6 +99,19 @@ def test_the_pipeline_component_makes_the_intent_danger_whatever_the_classifier_
     assert other.get("intent")["name"] == "report_harassment"
 
 
+def test_the_classifier_alone_is_overruled_when_the_message_reads_as_a_report():
+    def classified(text):
+        return Message(data={"text": text, "intent": {"name": "danger", "confidence": 0.99},
+                             "intent_ranking": [{"name": "danger", "confidence": 0.99},
+                                                {"name": "report_harassment", "confidence": 0.01}]})
+
+    past, unknown = classified("he attacked me with a knife last year"), classified("he has got my daughter in his car")
+    DangerLexicon().process([past, unknown])
+    assert past.get("intent")["name"] == "report_harassment"
+    assert [r["name"] for r in past.get("intent_ranking")] == ["report_harassment"]
+    assert unknown.get("intent")["name"] == "danger"  # wording the lexicon does not know: the model's word stands
+
+
 def test_the_labelled_set_is_kept_apart_from_the_training_data():
     training = set()
     for path in (Path(__file__).parent.parent / "data" / "nlu").glob("*.yml"):

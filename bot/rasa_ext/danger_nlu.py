@@ -1,9 +1,19 @@
 """The danger lexicon inside the Rasa server's language-model pipeline.
 
-Runs last in the pipeline, after the classifier and the fallback (config.yml): when bot.safety.danger recognises danger
-now, the message's intent becomes ``danger`` with full confidence, whatever the
-classifier thought. So the 999 rule fires (and ``immediate_risk`` is set) on the words
-themselves, in the same turn, without the action server. Nothing of the text is logged.
+Runs last in the pipeline, after the classifier and the fallback (config.yml). Detection
+combines the two:
+
+- when bot.safety.danger recognises danger now, the message's intent becomes ``danger``
+  with full confidence, whatever the classifier thought, so the 999 advice (and
+  ``immediate_risk``) follows the words themselves, in the same turn, without the action
+  server;
+- when the classifier says ``danger`` but the message reads as a report (told in the past,
+  a habit, a what-if or a question, online, or with them safe now), its ``danger`` is
+  overruled by its next guess: a language model hears "knife" or "fire" and says danger,
+  and a false alarm also pages the on-call officer;
+- otherwise the classifier's ``danger`` stands (wording the lexicon does not know).
+
+Nothing of the text is logged.
 """
 from __future__ import annotations
 
@@ -17,7 +27,7 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.safety.danger import danger_signs
+from bot.safety.danger import danger_signs, reads_as_report
 
 DANGER_INTENT = "danger"
 
@@ -37,10 +47,14 @@ class DangerLexicon(GraphComponent, IntentClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(TEXT)
-            if not text or not danger_signs(text):
+            if not text:
                 continue
-            top = {INTENT_NAME_KEY: DANGER_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-            message.set(INTENT, top, add_to_output=True)
             ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != DANGER_INTENT]
-            message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
+            if danger_signs(text):
+                top = {INTENT_NAME_KEY: DANGER_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+                message.set(INTENT, top, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
+            elif (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == DANGER_INTENT and ranking and reads_as_report(text):
+                message.set(INTENT, dict(ranking[0]), add_to_output=True)
+                message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages

@@ -429,3 +429,10 @@ def danger_signs(text: str) -> list[str]:
 
 def is_danger_now(text: str) -> bool:
     return bool(danger_signs(text))
+
+
+def reads_as_report(text: str) -> bool:
+    """The message is told in the past, as a habit, as a what-if or a question, online, or
+    with them safe now: whatever its words, not an emergency now. Used to overrule a language
+    model that hears "knife" or "fire" and says danger (bot/rasa_ext/danger_nlu.py)."""
+    return not _is_now(_prepare(text), [])
