@@ -431,8 +431,14 @@ def is_danger_now(text: str) -> bool:
     return bool(danger_signs(text))
 
 
+# "help with my rent", "help me fill in the form": help with something is not a cry for help
+_ORDINARY_HELP = re.compile(r"\bhelp (?:me )?(?:with|to|understand|fill|find|get|fix|sort|change|make|write|apply)\b")
+
+
 def reads_as_report(text: str) -> bool:
-    """The message is told in the past, as a habit, as a what-if or a question, online, or
-    with them safe now: whatever its words, not an emergency now. Used to overrule a language
-    model that hears "knife" or "fire" and says danger (bot/rasa_ext/danger_nlu.py)."""
-    return not _is_now(_prepare(text), [])
+    """The message is told in the past, as a habit, as a what-if or a question, online, with
+    them safe now, or asks for help with something: whatever its words, not an emergency now.
+    Used to overrule a language model that hears "knife", "fire" or "help" and says danger
+    (bot/rasa_ext/danger_nlu.py)."""
+    norm = _prepare(text)
+    return bool(_ORDINARY_HELP.search(norm)) or not _is_now(norm, [])
