@@ -189,7 +189,9 @@ PATTERNS: dict[str, re.Pattern] = {
         # "he's outside my door", "theyre in the stairwell", "theres men in balaclavas outside",
         # "hes going mental outside", "the mob is back", "someone in my flat"
         "perpetrator_here": rf"\b(?:{_SUBJECT_IS} (?:(?:\w+ )?back\b(?! (?:to|at|from|in|home|on|with me)\b)|{_THERE}\b)"
-                            rf"|{_THERE_IS} {_THERE}\b)"
+                            rf"|{_THERE_IS} {_THERE}\b"
+                            # "the man who attacked me is outside"
+                            rf"|\bwho (?:\w+ ){{1,5}}?(?:is|are) {_THERE}\b)"
                             r"|\b(?:someone|somebody|a man|men|a stranger|strangers|intruders?) (?:in|inside) (?:my|our) "
                             rf"{_words('flat house home room bedroom kitchen hall hallway garden loft bathroom')}\b",
         # "he just turned up", "he's come back with his mates", "he's let himself in", "won't go away"
@@ -262,11 +264,14 @@ PATTERNS: dict[str, re.Pattern] = {
         # --- someone being hurt now: them, their child, someone they can see or hear -----
         # "he's hitting me", "they are attacking my son", "attacking an old man", "theyve stabbed him"
         "being_hurt": rf"\b{_HURTING} {_VICTIM}\b{_NOT_PHYSICAL}|\bbeating (?:\w+ )?up\b|\bstabbed (?:someone|somebody|him|her|me)\b"
-                      rf"|\b{_HAS} (?:just )?{_DONE_TO} {_VICTIM}\b",
+                      rf"|\b{_HAS} (?:just )?{_DONE_TO}(?: up)? {_VICTIM}\b",
         "being_hurt_now": rf"\b(?:being|getting|been|get) (?:(?:his|her|their|my|your) \w+ )?{_HURT}\b",
         # "his hands round my neck", "on top of me", "won't let me leave", "has my son pinned against the wall",
         # "not breathing", "driving off with my kids"
         "held_or_cornered": r"\bhands? (?:round|around|on) (?:my|her|his|the babys) (?:neck|throat)\b"
+                            # "he's got my daughter", "they've taken my son"
+                            rf"|\b(?:hes|shes|theyve|theyre|he has|she has|they have) (?:got|taken|grabbed|snatched) (?:my|our) {_KIN}"
+                            r"(?:$| and\b| in\b| with\b| away\b| (?:hes|shes|he|she|they)\b)"
                             r"|\b(?:put|putting|got|has|hes|with) (?:his|her|their) hands on (?:me|us|her|him|my \w+)\b"
                             r"|\b(?:hes|shes|theyre|is|are) on top of (?:me|her|him)\b"
                             r"|\bgot hold of (?:me|us|her|him|my)\b|\bwont let (?:me|us|her|him|go)\b"
@@ -327,6 +332,7 @@ PATTERNS: dict[str, re.Pattern] = {
         # "help" opening a message about someone ("help theyre smashing the windows"), "call the police",
         # "send someone quick", "its an emergency"
         "cry_for_help": r"^(?:please |omg |oh god )*help (?:me |us |please )*(?:hes|shes|theyre|they|he|she|someone|somebody|someones|there|theres)\b"
+                        r"|\bhelp (?:me|us) (?:to )?(?:get (?:away|out)|escape|run)\b|\bget (?:me|us) out\b"
                         r"|\b(?:help me now|help us now|help help|help (?:me|us)? ?(?:please )?(?:quick|hurry)|please help (?:me|us) (?:now|quick|please)|"
                         r"(?:call|ring|phone|dial) (?:the )?(?:police|999|112|an ambulance|ambulance|fire brigade)|"
                         r"(?:send|get) (?:the )?(?:police|an ambulance|ambulance)|send help|send (?:someone|somebody) (?:quick|now|please|asap|fast|to help)|"
@@ -380,13 +386,27 @@ _NOT_YET = re.compile(
 # outside every night" is a report) and "he keeps saying" (this one does not)
 _HABIT = re.compile(
     r"\b(?:every (?:day|night|time|week|weekend|morning|evening)|all the time|always|most (?:days|nights|weekends)|"
-    r"whenever|sometimes|usually|regularly|constantly|often|all (?:day|night)|most of the time|a lot|"
+    r"whenever|sometimes|usually|regularly|constantly|often|all (?:day|night)|most of the time|a lot(?! of)|"
     r"(?:loads of|lots of|many|a few|several|\w+) times|twice|nearly every)\b"
 )
 _KEEPS_SAYING = re.compile(r"\bkeeps? (?:saying|telling|threatening|messaging|texting|posting)\b")
 # present-tense patterns that outweigh a past time, a what-if or "keeps saying" ("they attacked me on
 # sunday and theyre outside", "they keep saying theyll kill us and theyre downstairs")
 _PRESENT_TENSE = {"perpetrator_here", "hiding_trapped", "happening_now", "help_only"}
+# An act in progress ("he's hitting me", "they're kicking my door in") is now, whatever else the
+# message says ("...he's done it before", "it happens every weekend", "should I call 999"); so is
+# someone here with a weapon ("he always carries a knife and he's outside my door").
+_ACTS_NOW = {
+    "being_hurt", "violence_now", "break_in", "break_in_now", "getting_in", "climbing_in", "at_the_door_now",
+    "harassed_right_now", "witness_now", "throwing_at",
+}
+_ARMED = {"weapon_here", "has_weapon"}
+
+
+def _acts_now(found: list[str]) -> bool:
+    return bool(_ACTS_NOW.intersection(found)) or ("perpetrator_here" in found and bool(_ARMED.intersection(found)))
+
+
 _NEGATORS = {"not", "never", "nobody", "isnt", "arent", "wasnt", "werent", "dont", "doesnt", "didnt", "hasnt", "havent", "longer"}
 _ADVERBS = {"really", "actually", "even", "exactly", "currently"}
 # "a record for stabbing someone", "charged with attacking me": an -ing after these is no act now
@@ -408,7 +428,7 @@ def _voided(norm: str, start: int) -> bool:
 
 def _is_now(norm: str, found: list[str]) -> bool:
     live = _SAFE.sub(" ", norm)
-    if _PRESENT.search(live):
+    if _PRESENT.search(live) or _acts_now(found):
         return True
     if _HABIT.search(norm):
         return False
@@ -432,7 +452,7 @@ def is_danger_now(text: str) -> bool:
 
 
 # "help with my rent", "help me fill in the form": help with something is not a cry for help
-_ORDINARY_HELP = re.compile(r"\bhelp (?:me )?(?:with|to|understand|fill|find|get|fix|sort|change|make|write|apply)\b")
+_ORDINARY_HELP = re.compile(r"\bhelp (?:me )?(?:with (?:my|the|a|an|this|that|something|some|it)\b|understand|fill|fix|sort out|apply)")
 
 
 def reads_as_report(text: str) -> bool:
