@@ -15,7 +15,7 @@ from actions.common import (
     FORM, REQUESTED, SAFETY_FORM, QuestionnaireValidation, carry_on, clear_report, clear_safety_check,
     language_of, reply_of, report_answers, start_safety_check,
 )
-from actions.safety import save_safety_answers
+from actions.safety import keep_progress
 from bot import settings as settings_module
 from bot.cases import submit_report
 from bot.db import session_factory
@@ -35,15 +35,20 @@ class ActionStartReport(Action):
         return "action_start_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        if tracker.get_slot("report_status") == "in_progress" and answered_slots(report_answers(tracker)):
-            dispatcher.utter_message(response="utter_resume_report")
+        if tracker.get_slot("report_status") == "in_progress" and tracker.get_slot("report_id"):
+            # The same report (perhaps begun by a danger message): never a second case for it.
+            if answered_slots(report_answers(tracker)):
+                dispatcher.utter_message(response="utter_resume_report")
             return [SlotSet(REQUESTED, None)]
         events = clear_report(tracker) + [
             SlotSet("report_id", uuid.uuid4().hex),
             SlotSet("report_status", "in_progress"),
         ]
-        if tracker.get_slot("safety_status") is not None:
-            events.append(SlotSet("safety_status", None))  # a new report: its own safety check later
+        # A new report starts clean: the last one's case, risk and safety check are with that case.
+        for slot, empty in (("safety_status", None), ("case_reference", None), ("risk_level", None),
+                            ("immediate_risk", False)):
+            if tracker.get_slot(slot) not in (None, False):
+                events.append(SlotSet(slot, empty))
         account = opening_account(reply_of(tracker))
         if account:
             events.append(SlotSet("description", account))
@@ -185,12 +190,13 @@ class ActionStopReport(Action):
         reference = tracker.get_slot("case_reference")
         if tracker.get_slot("safety_status") == "in_progress":
             # The report is sent; keep whatever safety answers they gave, then stop asking.
-            await save_safety_answers(tracker)
-            dispatcher.utter_message(response="utter_safety_stopped", case_reference=reference)
+            if not await keep_progress(tracker, dispatcher, before="utter_safety_stopped"):
+                dispatcher.utter_message(response="utter_safety_failed")
+                return [ActiveLoop(None)]  # the answers stay here; "carry on" tries again
             return clear_safety_check(tracker) + [SlotSet("safety_status", None), ActiveLoop(None)]
         if tracker.get_slot("report_status") == "in_progress" and reference:
-            # A danger message already made the case: it stays, and they are told so.
-            dispatcher.utter_message(response="utter_stopped_flagged", case_reference=reference)
+            # A danger message already made the case: it keeps what they told us, and they are told so.
+            await keep_progress(tracker, dispatcher, before="utter_stopped_flagged")
         else:
             dispatcher.utter_message(response="utter_stopped")
         events = clear_report(tracker) + [SlotSet("report_id", None), ActiveLoop(None)]

@@ -228,16 +228,49 @@ def flag_immediate_risk(
             case = _new_case(answers, consent_log or {}, report_id, conversation_id, channel, language, now, settings)
             case.status = INCOMPLETE
             session.add(case)
+        elif case.status == INCOMPLETE:
+            _update_unfinished(case, answers, consent_log or {}, language, now, settings)
         first = not case.immediate_risk
         case.immediate_risk = True
         case.immediate_risk_at = case.immediate_risk_at or now
         case.events.append(
             CaseEvent(at=now, actor=f"reporter:{channel[:20]}", action="immediate_risk", details={"signs": list(signs)})
         )
-        new = referrals.raise_referrals(session, case, case_facts(case), settings, now)
+        new = referrals.raise_referrals(session, case, case_facts(case), settings, now, only=referrals.AT_ONCE)
         alerted = any(r.kind == "on_call_alert" for r in new) or (not first and _realert(session, case, settings, now))
+        _notify_work_orders(session, case, settings, now)
         session.commit()
         return Flagged(case.reference, created, alerted)
+
+    return _retrying(factory, attempts, work)
+
+
+def save_unfinished(
+    factory: sessionmaker,
+    settings: Settings,
+    *,
+    report_id: str,
+    conversation_id: str,
+    language: str,
+    answers: Mapping[str, Any],
+    consent_log: Optional[Mapping[str, Any]] = None,
+    now: Optional[datetime] = None,
+    attempts: int = 5,
+) -> Optional[str]:
+    """Keep the answers given so far in the case a danger message made for this unfinished
+    report (when they stop, or pause to carry on later). Returns its reference, or None when
+    there is no such case (an unflagged unfinished report is not stored)."""
+    now = now or datetime.now(timezone.utc)
+    answers = relevant_answers(answers)
+
+    def work(session: Session) -> Optional[str]:
+        case = _existing(session, report_id)
+        if case is None or case.status != INCOMPLETE or case.conversation_id != conversation_key(conversation_id):
+            return None
+        _update_unfinished(case, answers, consent_log or {}, language, now, settings)
+        _notify_work_orders(session, case, settings, now)
+        session.commit()
+        return case.reference
 
     return _retrying(factory, attempts, work)
 
@@ -252,7 +285,7 @@ def _realert(session: Session, case: Case, settings: Settings, now: datetime) ->
         session,
         dedupe_key=f"referral:{alert.id}:{now.isoformat()}",
         topic="on_call_alert",
-        contact=outbox.Contact.parse(rule.contact(settings)),
+        contact=outbox.contact_setting(rule.contact(settings), kind="on_call_alert"),
         subject=f"{rule.label}: case {case.reference}",
         body=referrals.notification(case, rule.label + " (again)", now, case.risk_level),
         case_id=case.id,
@@ -289,6 +322,8 @@ def record_safety_check(
         own = {s: answers.get(s) for s in check.SLOTS if answers.get(s) is not None}
         scored = check.assess(check.with_facts(own, _report_facts(case)))
         _keep_safe_contact(case, own)
+        if own.get("safe_to_talk") == "no":
+            case.events.append(CaseEvent(at=now, actor="reporter:chat", action="not_safe_to_talk", details={}))
         if not scored.answered and not scored.escalators:
             # Nothing to score on: no level is better than a "standard" that means nothing.
             session.commit()
@@ -300,7 +335,9 @@ def record_safety_check(
                 assessed_at=now, assessed_by="reporter:chat",
             )
         )
-        case.risk_level = scored.level
+        overridden = [a.override_level for a in case.assessments if a.override_level]
+        # an officer's override stands unless the new check finds more risk
+        case.risk_level = check.higher(scored.level, overridden[-1]) if overridden else scored.level
         case.events.append(
             CaseEvent(at=now, actor="reporter:chat", action="safety_check",
                       details={"level": scored.level, "score": scored.score, "version": scored.matrix_version})
@@ -389,7 +426,7 @@ def _notify_work_orders(session: Session, case: Case, settings: Settings, now: d
     if not case.work_orders:
         return
     session.flush()
-    contact = outbox.Contact.parse(settings.repairs_contact)
+    contact = outbox.contact_setting(settings.repairs_contact, kind="repairs")
     for order in case.work_orders:
         label = order.kind.replace("_", " ").capitalize()
         where = "" if order.location else " (location to be confirmed)"
@@ -427,6 +464,21 @@ def _new_case(answers, consent_log, report_id, conversation_id, channel, languag
     _add_work_orders(case, clocks, now)
     case.events.append(_created_event(case, answers, channel, now))
     return case
+
+
+def _update_unfinished(case: Case, answers, consent_log, language: str, now: datetime, settings: Settings) -> None:
+    """The answers so far, into the case a danger message made (it stays unfinished). Only what
+    they have answered is written: nothing already kept is blanked."""
+    if not any(v is not None for v in answers.values()):
+        return
+    for name, value in _case_fields(answers).items():
+        if value is None or (name == "anonymous" and answers.get("reporter_role") is None):
+            continue
+        setattr(case, name, value)
+    case.language = language[:5]
+    case.consents = _consents(answers, consent_log, language, now)
+    _add_work_orders(case, clocks_from(case.submitted_at, settings), now)
+    case.events.append(_created_event(case, answers, case.channel, now, action="answers_kept"))
 
 
 def _complete(case: Case, answers, consent_log, language: str, now: datetime, settings: Settings) -> None:

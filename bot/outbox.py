@@ -55,6 +55,17 @@ class Contact:
         return cls(transport, recipient.strip())
 
 
+def contact_setting(value: str, *, kind: str) -> Contact:
+    """A configured contact; one that cannot be read must never stop a case being stored, so
+    its notification goes to the log and the error (naming the setting's kind, not its value)
+    is logged for the operator to fix."""
+    try:
+        return Contact.parse(value)
+    except ValueError:
+        log.error("the contact setting for %s is not '<transport>:<recipient>': notification logged instead", kind)
+        return Contact("log", f"misconfigured-{kind}")
+
+
 def enqueue(
     session: Session,
     *,

@@ -140,8 +140,11 @@ def _safeguarding(facts: Facts) -> Optional[Decision]:
     reason = "child_at_risk" if facts.children_at_risk else "adult_at_risk"
     if facts.consent_agencies:
         return Decision("consent", reason)
-    # Safeguarding a child or an adult at risk is a duty whatever the consent.
-    return Decision("duty_to_disclose", PREVENT_HARM_TO_OTHERS)
+    if facts.high or facts.level == "medium":
+        # At medium risk or above, safeguarding a child or an adult at risk is a duty whatever
+        # the consent; below it, the officer judges with the person (the case records why).
+        return Decision("duty_to_disclose", PREVENT_HARM_TO_OTHERS if facts.children_at_risk else PROTECT_VICTIM)
+    return None
 
 
 def _management_transfer(facts: Facts) -> Optional[Decision]:
@@ -210,13 +213,24 @@ def notification(case: Case, label: str, due_at: datetime, level: Optional[str])
     )
 
 
-def raise_referrals(session: Session, case: Case, facts: Facts, settings: Settings, now: datetime) -> list[Referral]:
-    """Add the referrals ``case`` now needs and has not had; each with its outbox message.
+# Raised the moment someone says they are in danger: the on-call officer, and actions within the
+# landlord. Disclosures to other agencies wait for the report, the safety check or the officer
+# (the words that raise the alarm are tuned for recall, so some alarms are false).
+AT_ONCE = frozenset({"on_call_alert", "management_transfer", "security_measures"})
+
+
+def raise_referrals(
+    session: Session, case: Case, facts: Facts, settings: Settings, now: datetime, only: Optional[frozenset] = None,
+) -> list[Referral]:
+    """Add the referrals ``case`` now needs and has not had (of the kinds in ``only``, if given);
+    each with its outbox message.
 
     The caller commits (with whatever changed the case). Returns the new referrals."""
     have = {r.kind: r for r in case.referrals}
     new = []
     for kind, decision in decide(facts).items():
+        if only is not None and kind not in only:
+            continue
         if kind in have:
             _consent_given(case, have[kind], decision, now)
             continue
@@ -239,14 +253,17 @@ def raise_referrals(session: Session, case: Case, facts: Facts, settings: Settin
             session,
             dedupe_key=f"referral:{referral.id}",
             topic=referral.kind,
-            contact=outbox.Contact.parse(rule.contact(settings)),
+            contact=outbox.contact_setting(rule.contact(settings), kind=referral.kind),
             subject=f"{rule.label}: case {case.reference}",
             body=notification(case, rule.label, referral.due_at, facts.level),
             case_id=case.id,
             now=now,
         )
-    if "police" not in have and "police" not in {r.kind for r in new} and not facts.consent_police:
+    raised = set(have) | {r.kind for r in new}
+    if only is None and "police" not in raised and not facts.consent_police:
         _note_once(case, now, "police_not_told", {"why": "no consent and no duty to disclose"})
+    if only is None and "safeguarding" not in raised and (facts.children_at_risk or facts.adult_at_risk):
+        _note_once(case, now, "safeguarding_for_officer", {"why": "no consent, below medium risk"})
     return new
 
 

@@ -51,7 +51,8 @@ def test_start_report_gives_it_an_id_and_keeps_an_opening_account():
 
 
 def test_start_report_resumes_a_report_in_progress():
-    messages, slots, _ = run(ActionStartReport(), tracker({"report_status": "in_progress", "reporter_role": "victim"}, "hi", "greet"))
+    messages, slots, _ = run(ActionStartReport(), tracker(
+        {"report_status": "in_progress", "report_id": "r1", "reporter_role": "victim"}, "hi", "greet"))
     assert messages[0]["response"] == "utter_resume_report"
     assert "report_id" not in slots
 
@@ -98,8 +99,9 @@ def test_submit_creates_the_case_says_what_happens_next_and_clears_the_answers(c
     assert [m["response"] for m in messages] == [
         "utter_submitted", "utter_next_first_contact", "utter_next_graffiti", "utter_next_emergency_repair",
         "utter_next_come_back",
-        # consent to tell the police; children affected (a duty); an insecure home at the address
-        "utter_referral_police", "utter_referral_safeguarding_duty", "utter_referral_security_measures"]
+        # consent to tell the police; an insecure home at the address (children affected, no consent
+        # to share and no risk level yet: safeguarding is for the officer to judge)
+        "utter_referral_police", "utter_referral_security_measures"]
     assert messages[0]["case_reference"] == reference
     assert " on " in messages[1]["first_contact_due"]
     assert slots["report_status"] == "submitted" and slots["description"] is None

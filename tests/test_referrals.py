@@ -55,7 +55,10 @@ def test_immediate_risk_alerts_on_call_and_discloses_to_protect_the_victim():
         (facts(level="medium", location="home"), "local_authority_housing", None),  # not immediate or high
         (facts(level="high", risk_safe_tonight="no"), "local_authority_housing", Decision("duty_to_disclose", PROTECT_VICTIM)),
         (facts(vulnerable=["children"], agencies=True), "safeguarding", Decision("consent", "child_at_risk")),
-        (facts(vulnerable=["vulnerable_adult"]), "safeguarding", Decision("duty_to_disclose", PREVENT_HARM_TO_OTHERS)),
+        (facts(vulnerable=["vulnerable_adult"], level="medium"), "safeguarding", Decision("duty_to_disclose", PROTECT_VICTIM)),
+        (facts(vulnerable=["children"], level="high"), "safeguarding", Decision("duty_to_disclose", PREVENT_HARM_TO_OTHERS)),
+        # below medium and without consent, the officer judges with the person
+        (facts(vulnerable=["children"], level="standard"), "safeguarding", None),
         (facts(vulnerable=["none"]), "safeguarding", None),
         (facts(risk_injured="yes"), "management_transfer", Decision("policy", "physical_assault")),
         (facts(risk_weapon="yes"), "management_transfer", Decision("policy", "life_endangering")),
@@ -195,3 +198,55 @@ def test_no_consent_and_no_duty_means_the_police_are_not_told_and_the_case_says_
         assert "police" not in {r.kind for r in case.referrals}
         assert s.execute(select(CaseEvent).where(CaseEvent.action == "police_not_told")).scalars().all()
         assert not s.execute(select(Referral).where(Referral.kind == "police")).first()
+
+
+def test_the_danger_flag_pages_on_call_but_discloses_to_no_agency_yet(factory, settings):
+    """The words that raise the alarm are tuned for recall: police, council and safeguarding wait for
+    the report, the safety check or the officer, and are told to the person when they are raised."""
+    flagged = flag_immediate_risk(factory, settings, conversation_id="c1", channel="rest", language="en",
+                                  report_id="r1", answers={"reporter_role": "victim", "location": "home",
+                                                           "home_insecure": "yes", "vulnerable": ["children"]}, now=NOW)
+    with factory() as s:
+        case = _case(s, flagged.reference)
+        assert {r.kind for r in case.referrals} == {"on_call_alert", "management_transfer", "security_measures"}
+        topics = {m.topic for m in s.execute(select(OutboxMessage)).scalars()}
+        assert "emergency_repair" in topics  # the insecure home is made safe even if the report is never finished
+
+
+def test_answers_given_after_the_flag_are_kept_with_the_case(factory, settings):
+    from bot.cases import save_unfinished
+
+    flagged = flag_immediate_risk(factory, settings, conversation_id="c1", channel="rest", language="en",
+                                  report_id="r1", answers={"reporter_role": "victim", "description": "he is here"}, now=NOW)
+    kept = save_unfinished(factory, settings, report_id="r1", conversation_id="c1", language="en",
+                           answers={"reporter_role": "victim", "description": "he is here", "vulnerable": ["children"],
+                                    "address": None}, now=NOW)
+    assert kept == flagged.reference
+    assert save_unfinished(factory, settings, report_id="r1", conversation_id="someone-else", language="en",
+                           answers={"description": "x"}, now=NOW) is None
+    with factory() as s:
+        case = _case(s, flagged.reference)
+        assert case.vulnerable == ["children"] and case.description == "he is here" and case.status == "incomplete"
+
+
+def test_a_misconfigured_contact_never_stops_a_case(factory, settings):
+    from dataclasses import replace
+
+    broken = replace(settings, on_call_contact="+447700900999")  # no "sms:" in front
+    flagged = flag_immediate_risk(factory, broken, conversation_id="c1", channel="rest", language="en",
+                                  report_id="r1", answers={}, now=NOW)
+    with factory() as s:
+        alert = s.execute(select(OutboxMessage).where(OutboxMessage.topic == "on_call_alert")).scalar_one()
+    assert flagged.alerted and alert.transport == "log" and alert.recipient == "misconfigured-on_call_alert"
+
+
+def test_a_new_safety_check_does_not_undo_an_officers_higher_level(factory, settings):
+    sub = submit_report(factory, settings, report_id="r7", conversation_id="c7", channel="rest", language="en",
+                        answers={**FULL, "vulnerable": ["none"]}, now=NOW)
+    record_safety_check(factory, settings, case_reference=sub.reference, conversation_id="c7",
+                        answers={"risk_injured": "no"}, now=NOW)
+    override_risk(factory, settings, case_reference=sub.reference, level="high", reason="known to police", officer="officer:x")
+    record_safety_check(factory, settings, case_reference=sub.reference, conversation_id="c7",
+                        answers={"risk_injured": "no"}, now=NOW)
+    with factory() as s:
+        assert _case(s, sub.reference).risk_level == "high"

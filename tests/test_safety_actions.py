@@ -127,3 +127,31 @@ def test_stop_after_a_danger_flag_says_the_case_is_kept():
     messages, _, _ = run(ActionStopReport(), tracker({"report_status": "in_progress", "case_reference": "ABC-DEF-GHJ"},
                                                       "stop", "stop"))
     assert [m["response"] for m in messages] == ["utter_stopped_flagged"]
+
+
+def test_stop_in_the_safety_check_tells_them_of_a_disclosure_it_raised(case_db):
+    settings = settings_module.load()
+    answers = {**FULL, "consent_police": "no", "consent_agencies": "no", "vulnerable": ["none"]}
+    sub = submit_report(session_factory(case_db), settings, report_id="rid-5", conversation_id="conv-1",
+                        channel="rest", language="en", answers=answers)
+    slots_in = {"case_reference": sub.reference, "report_status": "submitted", "safety_status": "in_progress",
+                "safe_to_talk": "yes", "risk_threat_to_kill": "yes"}
+    messages, _, _ = run(ActionStopReport(), tracker(slots_in, "stop", "stop"))
+    said = [m["response"] for m in messages]
+    assert said[0] == "utter_safety_stopped" and "utter_referral_police_duty" in said
+
+
+def test_a_new_report_starts_clean_after_one_was_sent():
+    from actions.report import ActionStartReport
+
+    _, slots, _ = run(ActionStartReport(), tracker({"report_status": "submitted", "case_reference": "OLD-REF-000",
+                                                      "immediate_risk": True, "risk_level": "high"}, "hello", "greet"))
+    assert slots["report_status"] == "in_progress" and slots["case_reference"] is None
+    assert slots["immediate_risk"] is False and slots["risk_level"] is None
+
+
+def test_carry_on_retries_a_flag_that_failed(case_db):
+    messages, slots, _ = run(ActionCarryOn(), tracker({"immediate_risk": True, "report_status": "in_progress",
+                                                        "report_id": "rid-6"}, "carry on", "carry_on"))
+    assert slots["case_reference"] and "utter_danger_alerted" in [m["response"] for m in messages]
+    assert _case(case_db, slots["case_reference"]).immediate_risk

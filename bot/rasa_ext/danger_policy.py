@@ -3,7 +3,8 @@
 While a form is active, Rasa lets the form answer first and rules only after the form
 has stepped aside, which needs the action server. This policy answers a ``danger``
 message with ``utter_danger_999`` straight away (a domain response: no action server,
-no database), then runs ``action_flag_danger`` (the case is flagged, the on-call officer
+no database), pauses any form with Rasa's own ``action_deactivate_loop``, then runs
+``action_flag_danger`` (the case is flagged, the on-call officer
 alerted, any form paused), then listens for whether they are safe. If the action server
 is down the flag fails, but the advice has been given and the bot still listens.
 
@@ -19,7 +20,7 @@ from typing import Any, Dict, List, Optional, Text
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.constants import ACTION_DEACTIVATE_LOOP_NAME, ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -44,7 +45,10 @@ class DangerFirstPolicy(Policy):
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
         intent = (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
-        following = {DANGER_RESPONSE: FLAG_ACTION, FLAG_ACTION: ACTION_LISTEN_NAME}
+        # In a form, it is paused first by Rasa's own action (no action server needed), so that
+        # if the flag fails the next reply ("I'm safe") is not read as the form's answer.
+        after_advice = ACTION_DEACTIVATE_LOOP_NAME if tracker.active_loop_name else FLAG_ACTION
+        following = {DANGER_RESPONSE: after_advice, ACTION_DEACTIVATE_LOOP_NAME: FLAG_ACTION, FLAG_ACTION: ACTION_LISTEN_NAME}
         latest = tracker.latest_action_name
         if latest == ACTION_LISTEN_NAME and intent == DANGER_INTENT:
             probabilities[domain.index_for_action(DANGER_RESPONSE)] = 1.0
