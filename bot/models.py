@@ -2,7 +2,8 @@
 
 A case holds every answer of the report (one column per question, so that
 monitoring can count them), the consent records, the work orders the report
-raised, and an append-only trail of everything that happened to it.
+raised, and an append-only trail of everything that happened to it. Officers,
+their leave and the calls booked with them (bot/booking/) live here too.
 """
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import registry, relationship
 
@@ -238,7 +242,7 @@ class OutboxMessage(Base):
     subject = Column(String(200))
     body = Column(Text, nullable=False)
     case_id = Column(Integer, ForeignKey("cases.id", ondelete="SET NULL"), index=True)
-    status = Column(String(20), nullable=False, default="pending")  # pending | sending | sent | failed
+    status = Column(String(20), nullable=False, default="pending")  # pending | sending | sent | failed | cancelled
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     locked_until = Column(UTCDateTime)
@@ -246,3 +250,117 @@ class OutboxMessage(Base):
     provider_id = Column(String(64))
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = Column(UTCDateTime)
+
+
+# --- Officers and bookings (bot/booking/) --------------------------------------------------
+
+OFFICER_SEXES = ("female", "male")
+# The ONS top-level ethnic groups (2021 census), as officers declare them (optional).
+ETHNIC_ORIGINS = ("asian", "black", "mixed", "white", "other")
+BOOKING_STATUSES = ("booked", "cancelled")
+CONTACT_METHODS = ("phone", "video", "in_person", "sms")
+UPDATE_FREQUENCIES = ("weekly", "fortnightly", "on_change")
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IS NULL OR {column} IN ({listed})", name=name)
+
+
+class Officer(Base):
+    """A housing officer who takes calls: who they are (as far as matching needs), when they
+    work (``working_pattern``, service-local times) and where their notifications go."""
+
+    __tablename__ = "officers"
+    __table_args__ = (
+        _one_of("sex", OFFICER_SEXES, "ck_officer_sex"),
+        _one_of("ethnic_origin", ETHNIC_ORIGINS, "ck_officer_ethnic_origin"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(40), nullable=False, unique=True)  # the staff code the roster file uses
+    name = Column(String(120), nullable=False)
+    sex = Column(String(6), nullable=False)
+    languages = Column(JSON, nullable=False, default=list)  # ISO 639-1 codes, and "bsl"
+    ethnic_origin = Column(String(10))  # self-declared, optional
+    team = Column(String(80))
+    area = Column(String(80))
+    # {"mon": [["09:00", "12:30"], ["13:30", "17:00"]], ...} in the service's local time.
+    working_pattern = Column(JSON, nullable=False, default=dict)
+    on_call = Column(Boolean, nullable=False, default=False)
+    active = Column(Boolean, nullable=False, default=True)
+    contact = Column(String(254), nullable=False)  # "<transport>:<recipient>" (bot.outbox.Contact)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    leave = relationship("OfficerLeave", back_populates="officer", cascade="all, delete-orphan")
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+
+class OfficerLeave(Base):
+    """A time an officer takes no calls (holiday, sickness, training), in UTC."""
+
+    __tablename__ = "officer_leave"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ck_officer_leave_order"),)
+
+    id = Column(Integer, primary_key=True)
+    officer_id = Column(Integer, ForeignKey("officers.id", ondelete="CASCADE"), nullable=False, index=True)
+    starts_at = Column(UTCDateTime, nullable=False)
+    ends_at = Column(UTCDateTime, nullable=False)
+
+    officer = relationship("Officer", back_populates="leave")
+
+
+class Booking(Base):
+    """A call booked with an officer. Double booking is impossible in the database: one
+    booked row per officer and start time (slots sit on a fixed grid and a call fits in one
+    slot, see bot/booking/slots.py), by a partial unique index."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        Index(
+            "uq_booking_officer_slot",
+            "officer_id",
+            "starts_at",
+            unique=True,
+            postgresql_where=text("status = 'booked'"),
+            sqlite_where=text("status = 'booked'"),
+        ),
+        CheckConstraint("ends_at > starts_at", name="ck_booking_order"),
+        _one_of("status", BOOKING_STATUSES, "ck_booking_status"),
+        _one_of("contact_method", CONTACT_METHODS, "ck_booking_contact_method"),
+        _one_of("update_frequency", UPDATE_FREQUENCIES, "ck_booking_update_frequency"),
+        _one_of("officer_sex_requested", OFFICER_SEXES, "ck_booking_sex_requested"),
+        _one_of("ethnic_origin_requested", ETHNIC_ORIGINS, "ck_booking_ethnic_origin_requested"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(16), nullable=False, unique=True)
+    case_id = Column(Integer, ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    officer_id = Column(Integer, ForeignKey("officers.id"), nullable=False)
+    starts_at = Column(UTCDateTime, nullable=False, index=True)
+    ends_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(10), nullable=False, default="booked")
+    # Bumped on every reschedule; names the booking's notifications (outbox dedupe keys).
+    revision = Column(Integer, nullable=False, default=1)
+    contact_method = Column(String(10), nullable=False)
+    phone = Column(String(32))  # the safe number to use; never put in a notification to staff
+    voicemail_ok = Column(Boolean, nullable=False, default=False)
+    reminders_ok = Column(Boolean, nullable=False, default=False)
+    update_frequency = Column(String(12), nullable=False)
+    officer_sex_requested = Column(String(6))
+    ethnic_origin_requested = Column(String(10))
+    language = Column(String(5), nullable=False)  # of the call: ISO 639-1, or "bsl"
+    interpreter = Column(String(5))  # the language an interpreter is booked for; None when the officer speaks it
+    secret_hash = Column(String(200))  # argon2 of a word only the person knows (to change or cancel)
+    failed_checks = Column(Integer, nullable=False, default=0)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    cancelled_at = Column(UTCDateTime)
+
+    officer = relationship("Officer")
+    case = relationship("Case")

@@ -74,6 +74,14 @@ class Settings:
     mail_from: str = "hate-crime-reports@localhost"
     outbox_max_attempts: int = 15
     outbox_poll_seconds: float = 2.0
+    # Officer calls (bot/booking/).
+    office_hours: str = "mon-fri 09:00-17:00"  # service hours, local time: "mon-fri 09:00-17:00; sat 10:00-13:00"
+    bank_holidays: str = "england-wales"  # england-wales | scotland | northern-ireland
+    slot_minutes: int = 30  # the grid calls start on
+    call_minutes: int = 30  # length of a call (at most one slot)
+    min_notice_minutes: int = 60  # the soonest a call may be offered
+    booking_horizon_days: int = 14  # how far ahead calls are offered
+    reminder_hours: int = 2  # a reminder text this long before the call (only where allowed)
 
 
 def load() -> Settings:
@@ -111,4 +119,11 @@ def load() -> Settings:
         mail_from=_str("MAIL_FROM", "hate-crime-reports@localhost"),
         outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 15),
         outbox_poll_seconds=float(_str("OUTBOX_POLL_SECONDS", "2")),
+        office_hours=_str("OFFICE_HOURS", "mon-fri 09:00-17:00"),
+        bank_holidays=_str("BANK_HOLIDAYS", "england-wales").lower(),
+        slot_minutes=_int("SLOT_MINUTES", 30),
+        call_minutes=_int("CALL_MINUTES", 30),
+        min_notice_minutes=_int("MIN_NOTICE_MINUTES", 60),
+        booking_horizon_days=_int("BOOKING_HORIZON_DAYS", 14),
+        reminder_hours=_int("REMINDER_HOURS", 2),
     )

@@ -106,8 +106,9 @@ def test_the_classifier_alone_is_overruled_when_the_message_reads_as_a_report():
                                                 {"name": "report_harassment", "confidence": 0.01}]})
 
     past, unknown = classified("he attacked me with a knife last year"), classified("he has got my daughter in his car")
-    DangerLexicon().process([past, unknown])
-    assert past.get("intent")["name"] == "report_harassment"
+    habit = classified("they keep putting notes through my door")
+    DangerLexicon().process([past, unknown, habit])
+    assert past.get("intent")["name"] == "report_harassment" and habit.get("intent")["name"] == "report_harassment"
     assert [r["name"] for r in past.get("intent_ranking")] == ["report_harassment"]
     assert unknown.get("intent")["name"] == "danger"  # wording the lexicon does not know: the model's word stands
 

@@ -451,6 +451,9 @@ def is_danger_now(text: str) -> bool:
     return bool(danger_signs(text))
 
 
+# "they keep putting notes through my door": what keeps happening is harassment to report (an act
+# in progress, "he keeps hitting me", is the lexicon's and is caught before this is asked)
+_KEEPS_DOING = re.compile(r"\bkeeps? (?:on )?\w+ing\b")
 # "help with my rent", "help me fill in the form": help with something is not a cry for help
 _ORDINARY_HELP = re.compile(r"\bhelp (?:me )?(?:with (?:my|the|a|an|this|that|something|some|it)\b|understand|fill|fix|sort out|apply)")
 
@@ -461,4 +464,4 @@ def reads_as_report(text: str) -> bool:
     Used to overrule a language model that hears "knife", "fire" or "help" and says danger
     (bot/rasa_ext/danger_nlu.py)."""
     norm = _prepare(text)
-    return bool(_ORDINARY_HELP.search(norm)) or not _is_now(norm, [])
+    return bool(_ORDINARY_HELP.search(norm) or _KEEPS_DOING.search(norm)) or not _is_now(norm, [])
