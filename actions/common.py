@@ -22,6 +22,7 @@ from bot.sla import service_today
 
 FORM = "report_form"
 SAFETY_FORM = "safety_form"
+BOOKING_FORM = "booking_form"
 REQUESTED = "requested_slot"
 
 
@@ -82,6 +83,8 @@ def carry_on(tracker: Tracker) -> List[EventType]:
         return [FollowupAction("action_show_summary" if next_slot(report_answers(tracker)) is None else FORM)]
     if tracker.get_slot("safety_status") == "in_progress":
         return [FollowupAction(SAFETY_FORM)]
+    if tracker.get_slot("booking_status") == "in_progress":
+        return [FollowupAction(BOOKING_FORM)]
     return []
 
 
@@ -114,6 +117,13 @@ class QuestionnaireValidation(FormValidationAction):
     def answers(self, tracker: Tracker) -> Dict[str, Any]:
         return {slot: tracker.get_slot(slot) for slot in self.questionnaire.slots}
 
+    def questionnaire_for(self, tracker: Tracker) -> Questionnaire:
+        return self.questionnaire
+
+    async def after(self, step, tracker: Tracker, dispatcher: CollectingDispatcher) -> List[EventType]:
+        """Anything a form does once a reply is read (nothing, unless a form says so)."""
+        return []
+
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
         settings = settings_module.load()
         fresh, warned = reply_to_read(tracker, self.form)
@@ -128,10 +138,11 @@ class QuestionnaireValidation(FormValidationAction):
             language=language_of(tracker),
             consent_log=tracker.get_slot("consent_log"),
             already_warned=warned,
-            questionnaire=self.questionnaire,
+            questionnaire=self.questionnaire_for(tracker),
         )
         if step.command:
             return []  # nothing extracted: the form steps aside and the rules answer the command
         for response in step.responses:
             dispatcher.utter_message(response=response)
-        return slot_events(step.changes) + [SlotSet(REQUESTED, step.next_slot)]
+        extra = await self.after(step, tracker, dispatcher)
+        return slot_events(step.changes) + extra + [SlotSet(REQUESTED, step.next_slot)]

@@ -12,14 +12,16 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
-    FORM, REQUESTED, SAFETY_FORM, QuestionnaireValidation, carry_on, clear_report, clear_safety_check,
+    BOOKING_FORM, FORM, REQUESTED, SAFETY_FORM, QuestionnaireValidation, carry_on, clear_report, clear_safety_check,
     language_of, reply_of, report_answers, start_safety_check,
 )
 from actions.safety import keep_progress
 from bot import settings as settings_module
+from bot.booking.service import attach_case
 from bot.cases import submit_report
 from bot.db import session_factory
 from bot.i18n import format_when
+from bot.booking.questions import BOOKING, with_context
 from bot.report.flow import opening_account
 from bot.report.questions import BY_SLOT, REPORT, answered_slots, has_contact
 from bot.report.reading import is_stop_request
@@ -118,6 +120,8 @@ class ActionSubmitReport(Action):
             dispatcher.utter_message(response=f"utter_next_{step}", **params)
         for response in submission.told:
             dispatcher.utter_message(response=response)
+        if tracker.get_slot("booking_reference"):
+            await _attach_booking(settings, tracker, submission.reference)
         # The answers are in the case now; the conversation keeps only the reference. Then the
         # safety check, which knows from the report only whether there are contact details.
         context = {"has_contact": has_contact(report_answers(tracker))}
@@ -134,11 +138,14 @@ class ActionGoBack(Action):
         return "action_go_back"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        questionnaire = SAFETY if tracker.active_loop_name == SAFETY_FORM else REPORT
-        current = tracker.get_slot(REQUESTED) if tracker.active_loop_name in (FORM, SAFETY_FORM) else None
+        loop = tracker.active_loop_name
+        questionnaire = {SAFETY_FORM: SAFETY, BOOKING_FORM: BOOKING}.get(loop, REPORT)
+        current = tracker.get_slot(REQUESTED) if loop in (FORM, SAFETY_FORM, BOOKING_FORM) else None
         answers = {slot: tracker.get_slot(slot) for slot in questionnaire.slots}
         if questionnaire is SAFETY:
             answers = with_facts(answers, tracker.get_slot("safety_context") or {})
+        if questionnaire is BOOKING:
+            answers = with_context(answers, tracker.get_slot("booking_context") or {})
         previous = questionnaire.previous_slot(answers, current)
         if previous is None:
             dispatcher.utter_message(response="utter_nothing_to_go_back_to")
@@ -203,3 +210,12 @@ class ActionStopReport(Action):
         if tracker.get_slot("report_status") == "in_progress":
             events.append(SlotSet("report_status", None))
         return events
+
+
+async def _attach_booking(settings, tracker: Tracker, reference: str) -> None:
+    """A call booked before the report (they asked for a person first) joins the case."""
+    try:
+        await asyncio.to_thread(attach_case, session_factory(settings.database_url),
+                                conversation_id=tracker.sender_id, case_reference=reference)
+    except Exception as exc:  # the booking stands; the officer can link it
+        logger.error("booking not linked to the case: %s", type(exc).__name__)

@@ -1,8 +1,9 @@
 """`python -m bench`: the report journey on the project bot against the bare `rasa init` bot.
 
 Trains both from scratch (timed), serves each in turn on free loopback ports, drives the same
-number of turns through the REST channel at concurrency 1 and 10, samples memory, and writes
-markdown to bench/results/report-journey-YYYY-MM-DD.md and bench/results/latest.md.
+number of turns through the REST channel at concurrency 1 and 10, samples memory, times the
+first free officer slots with 200 officers and a month of bookings (bench/booking.py), and
+writes markdown to bench/results/report-journey-YYYY-MM-DD.md and bench/results/latest.md.
 See bench/README.md.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 import psutil
 import requests
 
+from bench import booking
 from bench.journeys import BASELINE_JOURNEY, REPORT_JOURNEY
 from bot import migrate, settings as settings_module
 from bot.model import ensure_model, model_path
@@ -283,6 +285,8 @@ def report(base: dict, proj: dict, started: datetime.datetime, elapsed: float, l
                   f"| served model (classifier + lexicon) | {danger['recall']:.1%} | {danger['false_alarms']:.1%} |",
                   f"| lexicon alone | {danger['lexicon_recall']:.1%} | {danger['lexicon_false_alarms']:.1%} |",
                   "", "Aim: recall 100%, false alarms under 5%."]
+    if proj.get("offers"):
+        lines += [""] + booking.markdown(proj["offers"])
     return "\n".join(lines) + "\n"
 
 
@@ -298,6 +302,8 @@ def main() -> int:
         proj["nlu"] = nlu_heldout(tmp)
         print("Project: danger recall and false alarms ...", flush=True)
         proj["danger"] = danger_figures(tmp)
+        print("Project: first free officer slots ...", flush=True)
+        proj["offers"] = booking.offers_figures(tmp)
     except Exception:
         for log in sorted(tmp.rglob("*.log")):
             print(f"--- {log.name} (tail)\n" + log.read_text(errors="replace")[-3000:], file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Command line: python -m bot {run,migrate,model,web,outbox}."""
+"""Command line: python -m bot {run,migrate,model,web,outbox,officers}."""
 from __future__ import annotations
 
 import argparse
@@ -31,6 +31,7 @@ def cmd_run(_: argparse.Namespace) -> int:
 
     settings = settings_module.load()
     migrate.upgrade(settings.database_url)
+    _demo_officers(settings)
     model = ensure_model()
     env = processes.environment(settings)
     procs = [
@@ -59,6 +60,39 @@ def cmd_run(_: argparse.Namespace) -> int:
     threading.Thread(target=announce, daemon=True).start()
     manager.loop()
     return manager.returncode or 0
+
+
+def _demo_officers(settings: settings_module.Settings) -> None:
+    """Demo officers into an empty officers table, so a call can be booked on a fresh clone."""
+    from bot.booking.officers import DEMO_OFFICERS, ensure_demo_officers
+    from bot.db import session_factory
+
+    loaded = ensure_demo_officers(session_factory(settings.database_url))
+    if loaded:
+        print(f"Loaded {loaded} demo officers ({DEMO_OFFICERS.relative_to(settings_module.ROOT)}) "
+              "into the empty officers table; `python -m bot officers load FILE` loads yours.", flush=True)
+
+
+def cmd_officers_load(args: argparse.Namespace) -> int:
+    from bot import migrate
+    from bot.booking.officers import OfficerFileError, load_officers
+    from bot.db import session_factory
+
+    settings = settings_module.load()
+    migrate.upgrade(settings.database_url)
+    try:
+        loaded = load_officers(session_factory(settings.database_url), args.file)
+    except OfficerFileError as exc:
+        print(f"Nothing loaded: {args.file} has {len(exc.errors)} problem(s):", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"Nothing loaded: cannot read {args.file} ({exc.strerror})", file=sys.stderr)
+        return 1
+    print(f"{loaded.total} officers in {args.file}: {loaded.created} added, {loaded.updated} updated, "
+          f"{loaded.unchanged} unchanged")
+    return 0
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
@@ -97,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("model", help="train the model if data or config changed; print its path").set_defaults(func=cmd_model)
     sub.add_parser("web", help="serve the website (chat page)").set_defaults(func=cmd_web)
     sub.add_parser("outbox", help="send notifications from the outbox until SIGTERM").set_defaults(func=cmd_outbox)
+    officers = sub.add_parser("officers", help="officers who take calls").add_subparsers(dest="action", required=True)
+    load = officers.add_parser("load", help="add or update officers from a YAML or CSV file (by code; all or none)")
+    load.add_argument("file", help="a .yml, .yaml or .csv roster (bot/booking/officers.py describes the fields)")
+    load.set_defaults(func=cmd_officers_load)
     args = parser.parse_args(argv)
     return args.func(args)
 

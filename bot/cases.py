@@ -295,6 +295,29 @@ def _realert(session: Session, case: Case, settings: Settings, now: datetime) ->
 
 
 @dataclass(frozen=True)
+class CallContact:
+    """How an officer may reach them, from the case: the safe number and voicemail."""
+
+    phone: Optional[str] = None
+    voicemail_ok: Optional[bool] = None
+    first_contact_due_at: Optional[datetime] = None
+    safe_times: tuple[str, ...] = ()  # morning | afternoon | evening | any, from the safety check
+
+
+def call_contact(factory: sessionmaker, *, case_reference: Optional[str], conversation_id: str) -> CallContact:
+    """The number the officer may use: a safer one they gave in the safety check, else the
+    contact number of the report unless they said it is not safe."""
+    with factory() as session:
+        case = _case_by_reference(session, case_reference, conversation_id)
+        if case is None:
+            return CallContact()
+        other = case.safe_contact_other if (case.safe_contact_other or "").startswith("+") else None
+        phone = other or (case.contact_phone if case.safe_to_contact is not False else None)
+        times = tuple(t for t in (case.safe_times or []) if t != "any")
+        return CallContact(phone, case.voicemail_ok, case.first_contact_due_at, times)
+
+
+@dataclass(frozen=True)
 class SafetyResult:
     reference: str
     assessment: Optional[check.Assessment]  # None when no risk question was answered

@@ -104,6 +104,23 @@ def enqueue(
     return message
 
 
+def cancel_pending(session: Session, dedupe_key: str) -> bool:
+    """Withdraw a message not yet claimed for sending (a reminder for a call since moved or
+    cancelled), in the caller's transaction; False when there is none, or it has gone (or is
+    going) already. A cancelled message is never sent."""
+    for message in session.new:
+        if isinstance(message, OutboxMessage) and message.dedupe_key == dedupe_key and message.status == "pending":
+            message.status = "cancelled"
+            return True
+    done = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.dedupe_key == dedupe_key, OutboxMessage.status == "pending")
+        .values(status="cancelled", locked_until=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    return done.rowcount > 0
+
+
 # --- Sending ----------------------------------------------------------------------------
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ import yaml
 from bot.consent import WORDINGS
 from bot.i18n_catalogs import POT, source_messages
 from bot.report.questions import QUESTIONS, SLOTS
+from bot.booking.questions import BOOKING
 from bot.referrals import RULES
 from bot.report.reading import COMMAND_INTENTS
 from bot.safety.check import LEVELS, SAFETY
@@ -28,11 +29,16 @@ def _payload_value(payload: str):
 
 
 # Where skipping is better put another way than "I'd rather not say".
-SKIP_TITLES = {"code_word": "No code word", "safe_contact_other": "Skip"}
+SKIP_TITLES = {"code_word": "No code word", "safe_contact_other": "Skip", "call_secret": "No word, thanks"}
+# Questions whose buttons are made at the moment they are asked (the free times).
+ASKED_BY_ACTION = {"call_time"}
 
 
 def test_every_question_has_a_response_whose_buttons_match_its_options():
-    for q in (*QUESTIONS, *SAFETY.questions):
+    for q in (*QUESTIONS, *SAFETY.questions, *BOOKING.questions):
+        if q.slot in ASKED_BY_ACTION:
+            assert f"action_ask_{q.slot}" in DOMAIN["actions"]
+            continue
         variants = RESPONSES[f"utter_ask_{q.slot}"]
         for variant in variants:
             buttons = [(b["title"], _payload_value(b["payload"])) for b in variant.get("buttons", [])]
@@ -43,6 +49,7 @@ def test_every_question_has_a_response_whose_buttons_match_its_options():
 def test_the_forms_ask_exactly_the_questions_in_the_same_order():
     assert DOMAIN["forms"]["report_form"]["required_slots"] == list(SLOTS)
     assert DOMAIN["forms"]["safety_form"]["required_slots"] == list(SAFETY.slots)
+    assert DOMAIN["forms"]["booking_form"]["required_slots"] == list(BOOKING.slots)
 
 
 def test_the_safety_check_can_say_every_level_and_every_referral():

@@ -28,6 +28,7 @@ database's unique index refuses), from ``MIN_NOTICE_MINUTES`` ahead to
 """
 from __future__ import annotations
 
+import json
 import logging
 from bisect import bisect_left
 from dataclasses import dataclass, field
@@ -37,8 +38,11 @@ from itertools import accumulate
 from typing import Iterable, Iterator, Optional
 
 from babel import Locale
-from sqlalchemy import and_, literal_column, select
+from sqlalchemy import Text, cast, literal_column, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import BigInteger
 
 from bot.booking import hours
 from bot.models import ETHNIC_ORIGINS, OFFICER_SEXES, Booking, Officer, OfficerLeave
@@ -51,7 +55,7 @@ SERVICE_LANGUAGE = "en"  # every officer speaks it
 SAFE_PERIODS = {"morning": (0, 12 * 60), "afternoon": (12 * 60, 17 * 60), "evening": (17 * 60, 24 * 60)}
 ANY_TIME = "any"
 SPREAD = timedelta(hours=2)  # offers this far apart where there are enough free times
-_CHUNK_DAYS = 3  # booked calls are read a few days at a time, only as far as the offers need
+_CHUNK_DAYS = (1, 2, 4, 7)  # booked calls are read a day, then 2, 4, 7 days at a time, as far as needed
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -146,6 +150,25 @@ def grid_of(settings: Settings) -> Grid:
                 timedelta(days=settings.booking_horizon_days))
 
 
+class epoch(FunctionElement):
+    """Seconds since 1970 of a stored UTC time, worked out by the database: reading thousands of
+    booked calls then makes no datetime objects."""
+
+    type = BigInteger()
+    name = "epoch"
+    inherit_cache = True
+
+
+@compiles(epoch)
+def _epoch(element, compiler, **kw):
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
+
+
+@compiles(epoch, "sqlite")
+def _epoch_sqlite(element, compiler, **kw):  # stored as naive UTC text (bot.models.UTCDateTime)
+    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
 def _seconds(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("naive datetime given; use an aware one")
@@ -172,18 +195,20 @@ def _day_minutes(windows: tuple[hours.Window, ...], call: int, slot: int, phases
 
 
 @lru_cache(maxsize=1024)
-def _week_of(pattern_key: tuple) -> Optional[hours.Week]:
+def _week_of(pattern_json: Optional[str]) -> Optional[hours.Week]:
+    """An officer's working pattern, read from its stored JSON text (each distinct one once)."""
     try:
-        return hours.parse_week_mapping({day: [list(w) for w in windows] for day, windows in pattern_key})
-    except ValueError:
+        return hours.parse_week_mapping(json.loads(pattern_json or "null"))
+    except (ValueError, TypeError):
         return None
 
 
-def _pattern_key(pattern) -> tuple:
-    if not isinstance(pattern, dict):
-        return (("?", ((str(pattern), ""),)),)
-    return tuple(sorted((str(d), tuple(tuple(w) if isinstance(w, list) else (w,) for w in ws))
-                        for d, ws in pattern.items() if isinstance(ws, list)))
+@lru_cache(maxsize=1024)
+def _languages_of(languages_json: Optional[str]) -> frozenset[str]:
+    try:
+        return frozenset(json.loads(languages_json or "[]"))
+    except (ValueError, TypeError):
+        return frozenset()
 
 
 # --- Scanning the horizon --------------------------------------------------------------------
@@ -247,7 +272,7 @@ class _Scan:
         spans: dict[int, list[tuple[int, int]]] = {i: [] for i in ids}
         window_start, window_end = _instant(since), _instant(until)
         calls = (
-            select(Booking.officer_id, Booking.starts_at, Booking.ends_at)
+            select(Booking.officer_id, epoch(Booking.starts_at), epoch(Booking.ends_at))
             # A literal, not a parameter, so SQLite can use the partial index on booked calls.
             .where(Booking.status == literal_column("'booked'"), Booking.officer_id.in_(ids),
                    Booking.starts_at >= window_start - timedelta(days=1), Booking.starts_at < window_end,
@@ -256,14 +281,14 @@ class _Scan:
         if self.exclude_booking is not None:
             calls = calls.where(Booking.id != self.exclude_booking)
         for officer_id, starts_at, ends_at in self.session.execute(calls):
-            spans[officer_id].append((_seconds(starts_at), _seconds(ends_at)))
+            spans[officer_id].append((starts_at, ends_at))
             by_id[officer_id].load += 1
         if leave:
-            away = select(OfficerLeave.officer_id, OfficerLeave.starts_at, OfficerLeave.ends_at).where(
+            away = select(OfficerLeave.officer_id, epoch(OfficerLeave.starts_at), epoch(OfficerLeave.ends_at)).where(
                 OfficerLeave.officer_id.in_(ids), OfficerLeave.starts_at < _instant(self.end),
                 OfficerLeave.ends_at > _instant(self.earliest))
             for officer_id, starts_at, ends_at in self.session.execute(away):
-                spans[officer_id].append((_seconds(starts_at), _seconds(ends_at)))
+                spans[officer_id].append((starts_at, ends_at))
         for c in candidates:
             c.add_busy(spans[c.id])
 
@@ -296,9 +321,10 @@ class _Scan:
         if not candidates:
             return
         day, last = start or self.first_day(), self.last_day()
-        leave_read = False
+        leave_read, chunk = False, 0
         while day <= last:
-            chunk_end = min(last, day + timedelta(days=_CHUNK_DAYS - 1))
+            chunk_end = min(last, day + timedelta(days=_CHUNK_DAYS[min(chunk, len(_CHUNK_DAYS) - 1)] - 1))
+            chunk += 1
             since = max(self.earliest, self._day(day)[0])
             until = min(self.end, self._day(chunk_end + timedelta(days=1))[0]) + self.grid.call
             self._busy(candidates, since, until, leave=not leave_read)
@@ -328,19 +354,20 @@ class _Scan:
 
 
 def _candidates(session: Session, needs: Needs, officer_id: Optional[int] = None) -> list[_Candidate]:
-    query = select(Officer.id, Officer.name, Officer.languages, Officer.ethnic_origin, Officer.working_pattern).where(
-        Officer.active.is_(True))
+    # The JSON columns as their text: most officers share a pattern, each is parsed once (cached).
+    query = select(Officer.id, Officer.name, cast(Officer.languages, Text), Officer.ethnic_origin,
+                   cast(Officer.working_pattern, Text)).where(Officer.active.is_(True))
     if needs.officer_sex is not None:
         query = query.where(Officer.sex == needs.officer_sex)  # the hard rule, in the query (may_match)
     if officer_id is not None:
         query = query.where(Officer.id == officer_id)
     out = []
     for id_, name, languages, ethnic_origin, pattern in session.execute(query):
-        week = _week_of(_pattern_key(pattern))
+        week = _week_of(pattern)
         if week is None:
             log.warning("officer %s has a working pattern that cannot be read: no calls offered with them", id_)
             continue
-        speaks_it = speaks(languages, needs.language)
+        speaks_it = speaks(_languages_of(languages), needs.language)
         same = needs.ethnic_origin is not None and ethnic_origin == needs.ethnic_origin
         out.append(_Candidate(id_, (name.split() or [name])[0], week, speaks_it, same, _rank(speaks_it, same)))
     return out

@@ -1,0 +1,239 @@
+"""Actions for booking a private call with an officer. Rules live in bot/booking/; these only translate."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import BOOKING_FORM, REQUESTED, QuestionnaireValidation, language_of
+from bot import settings as settings_module
+from bot.booking import service
+from bot.booking.callbacks import request_callback
+from bot.booking.questions import BOOKING, NO_TIME_SUITS, offered_question, preference, with_context
+from bot.booking.slots import Needs, Offer, offers
+from bot.cases import call_contact
+from bot.db import session_factory
+from bot.i18n import spoken_time
+from bot.questionnaire import SKIPPED, Questionnaire
+
+logger = logging.getLogger(__name__)
+
+
+def booking_answers(tracker: Tracker) -> Dict[str, Any]:
+    return {slot: tracker.get_slot(slot) for slot in BOOKING.slots}
+
+
+def needs_of(tracker: Tracker, answers: Dict[str, Any]) -> Needs:
+    """What the officer and time must be: sex and ethnic background if asked, the call's
+    language, and the times they said are safe (a hard limit: a call at an unsafe time can
+    put them at risk)."""
+    language = answers.get("call_language")
+    context = tracker.get_slot("booking_context") or {}
+    return Needs(
+        language=language if language not in (None, SKIPPED) else language_of(tracker),
+        officer_sex=preference(answers, "officer_sex"),
+        ethnic_origin=preference(answers, "officer_ethnicity"),
+        safe_times=tuple(context.get("safe_times") or ()),
+    )
+
+
+def _offer_data(offer: Offer) -> Dict[str, Any]:
+    return {
+        "officer_id": offer.officer_id, "officer_name": offer.officer_name,
+        "starts_at": offer.starts_at.isoformat(), "ends_at": offer.ends_at.isoformat(),
+        "interpreter": offer.interpreter, "same_ethnic_origin": offer.same_ethnic_origin,
+        "within_first_contact": offer.within_first_contact,
+    }
+
+
+def _offer_from(data: Dict[str, Any]) -> Offer:
+    return Offer(**{**data, "starts_at": datetime.fromisoformat(data["starts_at"]),
+                    "ends_at": datetime.fromisoformat(data["ends_at"])})
+
+
+def _labels(tracker: Tracker) -> List[str]:
+    """Each offered time as a person reads it, with who it is with and whether an interpreter joins."""
+    settings = settings_module.load()
+    labels = []
+    for data in tracker.get_slot("call_offers") or []:
+        offer = _offer_from(data)
+        label = f"{spoken_time(offer.starts_at, language_of(tracker), settings)}, {offer.officer_name}"
+        if offer.interpreter:
+            label += " (BSL interpreter)" if offer.interpreter == "bsl" else " (with an interpreter)"
+        labels.append(label)
+    return labels
+
+
+class ActionOfferCall(Action):
+    """After the safety check: a private call with an officer is offered (unless one is booked)."""
+
+    def name(self) -> Text:
+        return "action_offer_call"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        if tracker.get_slot("booking_status") != "booked":
+            dispatcher.utter_message(response="utter_offer_call")
+        return []
+
+
+class ActionStartBooking(Action):
+    """The booking questions begin, knowing from the case whether a safe number and voicemail
+    are already known (so they are not asked again)."""
+
+    def name(self) -> Text:
+        return "action_start_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        settings = settings_module.load()
+        try:
+            known = await asyncio.to_thread(call_contact, session_factory(settings.database_url),
+                                            case_reference=tracker.get_slot("case_reference"),
+                                            conversation_id=tracker.sender_id)
+        except Exception as exc:  # then they are simply asked
+            logger.error("contact details not read: %s", type(exc).__name__)
+            known = None
+        context = {"known_phone": bool(known and known.phone),
+                   "known_voicemail": known.voicemail_ok if known else None,
+                   "safe_times": list(known.safe_times) if known else []}
+        cleared = [SlotSet(slot, None) for slot in BOOKING.slots if tracker.get_slot(slot) is not None]
+        return cleared + [SlotSet("booking_context", context), SlotSet("booking_status", "in_progress"),
+                          SlotSet("call_offers", None), SlotSet(REQUESTED, None)]
+
+
+class ValidateBookingForm(QuestionnaireValidation):
+    form = BOOKING_FORM
+    questionnaire = BOOKING
+
+    def name(self) -> Text:
+        return "validate_booking_form"
+
+    def answers(self, tracker: Tracker) -> Dict[str, Any]:
+        return with_context(booking_answers(tracker), tracker.get_slot("booking_context") or {})
+
+    def questionnaire_for(self, tracker: Tracker) -> Questionnaire:
+        return offered_question(_labels(tracker))
+
+    async def after(self, step, tracker: Tracker, dispatcher: CollectingDispatcher) -> List[EventType]:
+        """Before the time is asked, the free times are found; when there are none for what they
+        asked, they are told honestly and an officer will arrange a time instead."""
+        if step.next_slot != "call_time" or tracker.get_slot("call_offers"):
+            return []
+        settings = settings_module.load()
+        answers = {**booking_answers(tracker), **step.changes}
+        needs = needs_of(tracker, answers)
+        now = datetime.now(timezone.utc)
+        factory = session_factory(settings.database_url)
+        try:
+            due = (await asyncio.to_thread(call_contact, factory, case_reference=tracker.get_slot("case_reference"),
+                                           conversation_id=tracker.sender_id)).first_contact_due_at
+            found = await asyncio.to_thread(_offers, factory, settings, needs, now,
+                                            due or now + timedelta(hours=settings.first_contact_hours))
+        except Exception as exc:
+            logger.error("free times not found: %s", type(exc).__name__)
+            found = []
+        if not found:
+            dispatcher.utter_message(response="utter_call_no_match")
+            step.changes["call_time"] = NO_TIME_SUITS
+            answers["call_time"] = NO_TIME_SUITS
+            step.next_slot = BOOKING.next_slot(with_context(answers, tracker.get_slot("booking_context") or {}))
+            return []
+        if not any(o.within_first_contact for o in found):
+            dispatcher.utter_message(response="utter_call_times_after_standard")
+        return [SlotSet("call_offers", [_offer_data(o) for o in found])]
+
+
+def _offers(factory, settings, needs: Needs, now: datetime, due: datetime) -> List[Offer]:
+    with factory() as session:
+        return offers(session, settings, needs, now=now, first_contact_due=due, limit=4)
+
+
+class ActionAskCallTime(Action):
+    """Asks for the time with the free times found just before, in their local time, as buttons."""
+
+    def name(self) -> Text:
+        return "action_ask_call_time"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        buttons = [{"title": label, "payload": '/choose{"value":"%d"}' % i} for i, label in enumerate(_labels(tracker))]
+        buttons.append({"title": "None of these times", "payload": '/choose{"value":"%s"}' % NO_TIME_SUITS})
+        dispatcher.utter_message(response="utter_ask_call_time", buttons=buttons)
+        return []
+
+
+class ActionBookCall(Action):
+    """Books the chosen time (or, when none suits, asks an officer to arrange one) and confirms it."""
+
+    def name(self) -> Text:
+        return "action_book_call"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        settings = settings_module.load()
+        factory = session_factory(settings.database_url)
+        answers = booking_answers(tracker)
+        needs = needs_of(tracker, answers)
+        reference = tracker.get_slot("case_reference")
+        chosen = answers.get("call_time")
+        done = [SlotSet(slot, None) for slot in BOOKING.slots if tracker.get_slot(slot) is not None]
+        done += [SlotSet("call_offers", None), SlotSet("booking_context", None)]
+        try:
+            if chosen in (None, SKIPPED, NO_TIME_SUITS):
+                await asyncio.to_thread(request_callback, factory, settings, case_reference=reference,
+                                        conversation_id=tracker.sender_id, needs=needs,
+                                        contact_method=answers.get("call_method"))
+                dispatcher.utter_message(response="utter_call_request_noted")
+                return done + [SlotSet("booking_status", None)]
+            offer = _offer_from((tracker.get_slot("call_offers") or [])[int(chosen)])
+            booked = await asyncio.to_thread(self._book, factory, settings, tracker, offer, needs, answers)
+        except service.SlotTaken:
+            dispatcher.utter_message(response="utter_call_time_taken")
+            return [SlotSet("call_time", None), SlotSet("call_offers", None), FollowupAction(BOOKING_FORM)]
+        except Exception as exc:  # the database is down: keep their choices and say so
+            logger.error("call not booked: %s", type(exc).__name__)
+            dispatcher.utter_message(response="utter_booking_failed")
+            return []
+        logger.info("call booked")
+        when = spoken_time(booked.starts_at, language_of(tracker), settings)
+        dispatcher.utter_message(response="utter_call_booked", call_time=when, officer_name=booked.officer_name,
+                                 booking_reference=booked.reference)
+        if booked.interpreter == "bsl":
+            dispatcher.utter_message(response="utter_call_booked_bsl")
+        elif booked.interpreter:
+            dispatcher.utter_message(response="utter_call_booked_interpreter")
+        if answers.get("call_method") == "in_person":
+            dispatcher.utter_message(response="utter_call_booked_in_person")
+        if answers.get("call_secret") not in (None, SKIPPED):
+            dispatcher.utter_message(response="utter_call_booked_change")
+        return done + [SlotSet("booking_reference", booked.reference), SlotSet("booking_status", "booked")]
+
+    @staticmethod
+    def _book(factory, settings, tracker: Tracker, offer: Offer, needs: Needs, answers: Dict[str, Any]):
+        known = call_contact(factory, case_reference=tracker.get_slot("case_reference"), conversation_id=tracker.sender_id)
+        given = answers.get("call_phone")
+        phone = given.get("phone") if isinstance(given, dict) else None
+        if phone is None and answers.get("call_use_known_phone") == "yes":
+            phone = known.phone
+        voicemail = answers.get("call_voicemail")
+        secret = answers.get("call_secret")
+        return service.book(
+            factory, settings,
+            case_reference=tracker.get_slot("case_reference"),
+            conversation_id=tracker.sender_id,
+            offer=offer,
+            needs=needs,
+            contact_method=answers.get("call_method") if answers.get("call_method") != SKIPPED else "phone",
+            phone=phone,
+            voicemail_ok=(voicemail == "yes") if voicemail in ("yes", "no") else bool(known.voicemail_ok),
+            reminders_ok=answers.get("call_reminder") == "yes" and phone is not None,
+            update_frequency=_chosen(answers, "update_frequency", "on_change"),
+            secret=secret if secret not in (None, SKIPPED) else None,
+        )
+
+
+def _chosen(answers: Dict[str, Any], slot: str, default: str) -> str:
+    value = answers.get(slot)
+    return default if value in (None, SKIPPED) else value

@@ -1,0 +1,70 @@
+"""Booking a call with an officer through the real Rasa and action servers (REST), on SQLite and
+on PostgreSQL with Redis locks, found in the database with the officer's notification."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.booking.officers import DEMO_OFFICERS, load_officers
+from bot.booking.service import TOPIC
+from bot.db import session_factory
+from bot.models import Booking, Officer, OutboxMessage
+from tests.test_integration import Chat
+
+pytestmark = pytest.mark.integration
+
+
+def choose(value: str) -> str:
+    return '/choose{"value":"%s"}' % value
+
+
+@pytest.fixture(scope="module")
+def officers(stack):
+    factory = session_factory(stack.settings.database_url)
+    with factory() as s:
+        if not s.execute(select(Officer.id)).first():
+            load_officers(factory, DEMO_OFFICERS)
+    return stack
+
+
+def test_book_a_call_with_a_woman_who_speaks_polish(officers):
+    stack = officers
+    chat = Chat(stack)
+    reply = chat.say("can I speak to a real person please")
+    assert "How would you like to talk" in reply
+    assert "What number" in chat.say(choose("phone"))
+    assert "voicemail" in chat.say("07700 900123")
+    assert "woman or a man" in chat.say(choose("yes"))
+    assert "ethnic background" in chat.say(choose("female"))
+    assert "Which language" in chat.say(choose("no_preference"))
+    assert "How often" in chat.say(choose("pl"))
+    reply = chat.say(choose("weekly"))
+    assert "first times we have free" in reply
+    assert "Choose a word only you know" in chat.say(choose("0"))
+    assert "text reminder" in chat.say("bluebell")
+    reply = chat.say(choose("no"))
+    assert "Your call is booked for" in reply
+    reference = chat.slot("booking_reference")
+    assert reference and reference in reply and chat.slot("call_secret") is None
+    with session_factory(stack.settings.database_url)() as s:
+        booking = s.execute(select(Booking).where(Booking.reference == reference)).scalar_one()
+        officer = s.get(Officer, booking.officer_id)
+        notice = s.execute(select(OutboxMessage).where(OutboxMessage.topic == TOPIC)
+                           .where(OutboxMessage.body.contains(reference))).scalars().first()
+    assert officer.sex == "female"
+    assert ("pl" in officer.languages and booking.interpreter is None) or booking.interpreter == "pl"
+    assert booking.phone == "+447700900123" and booking.secret_hash and "bluebell" not in booking.secret_hash
+    assert notice is not None and "900123" not in notice.body
+
+
+def test_a_bsl_interpreter_when_asked(officers):
+    chat = Chat(officers)
+    chat.say("I want to talk to someone")
+    for text in [choose("in_person"), choose("no_preference"), choose("no_preference"), choose("bsl"),
+                 choose("on_change"), choose("0"), "/skip"]:
+        reply = chat.say(text)
+    assert "Your call is booked for" in reply and "safe place to meet" in reply
+    with session_factory(officers.settings.database_url)() as s:
+        booking = s.execute(select(Booking).where(Booking.reference == chat.slot("booking_reference"))).scalar_one()
+        officer = s.get(Officer, booking.officer_id)
+    assert "bsl" in officer.languages or (booking.interpreter == "bsl" and "British Sign Language" in reply)
