@@ -14,7 +14,9 @@ from actions.common import BOOKING_FORM, REQUESTED, QuestionnaireValidation, lan
 from bot import settings as settings_module
 from bot.booking import service
 from bot.booking.callbacks import request_callback
-from bot.booking.questions import BOOKING, NO_TIME_SUITS, offered_question, preference, with_context
+from bot.booking.questions import (
+    BOOKING, CHECK, NO_TIME_SUITS, RESCHEDULE, offered_question, offered_times, preference, with_context,
+)
 from bot.booking.slots import Needs, Offer, offers
 from bot.cases import call_contact
 from bot.db import session_factory
@@ -237,3 +239,160 @@ class ActionBookCall(Action):
 def _chosen(answers: Dict[str, Any], slot: str, default: str) -> str:
     value = answers.get(slot)
     return default if value in (None, SKIPPED) else value
+
+
+# --- Changing or cancelling a booked call -------------------------------------------------------
+
+CHECK_SLOTS = ("check_reference", "check_secret")
+
+
+class ActionStartBookingCheck(Action):
+    """"Change my call" / "cancel my call": first a check that it is them."""
+
+    def name(self) -> Text:
+        return "action_start_booking_check"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        cleared = [SlotSet(slot, None) for slot in CHECK_SLOTS if tracker.get_slot(slot) is not None]
+        return cleared + [SlotSet("booking_action", "cancel" if intent == "cancel_booking" else "change"),
+                          SlotSet("booking_to_change", None), SlotSet(REQUESTED, None)]
+
+
+class ValidateBookingCheckForm(QuestionnaireValidation):
+    form = "booking_check_form"
+    questionnaire = CHECK
+
+    def name(self) -> Text:
+        return "validate_booking_check_form"
+
+    def answers(self, tracker: Tracker) -> Dict[str, Any]:
+        known = {"known_reference": bool(tracker.get_slot("booking_reference"))}
+        return with_context({slot: tracker.get_slot(slot) for slot in CHECK.slots}, known)
+
+
+class ActionCheckBooking(Action):
+    """Finds the booking by reference and their word (never saying which was wrong), then asks
+    to confirm a cancellation, or offers new times."""
+
+    def name(self) -> Text:
+        return "action_check_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        settings = settings_module.load()
+        factory = session_factory(settings.database_url)
+        reference = tracker.get_slot("check_reference")
+        reference = reference if reference not in (None, SKIPPED) else tracker.get_slot("booking_reference")
+        secret = tracker.get_slot("check_secret")
+        cleared = [SlotSet(slot, None) for slot in CHECK_SLOTS]
+        try:
+            view = await asyncio.to_thread(service.find_for_change, factory, reference=reference,
+                                           secret=secret if secret != SKIPPED else None)
+        except Exception as exc:
+            logger.error("booking check failed: %s", type(exc).__name__)
+            view = None
+        if view is None:
+            dispatcher.utter_message(response="utter_booking_check_failed")
+            return cleared
+        when = spoken_time(view.starts_at, language_of(tracker), settings)
+        held = {"reference": view.reference, "language": view.needs.language, "officer_sex": view.needs.officer_sex,
+                "ethnic_origin": view.needs.ethnic_origin, "safe_times": list(view.needs.safe_times),
+                "first_contact_due": view.first_contact_due.isoformat() if view.first_contact_due else None}
+        events = cleared + [SlotSet("booking_to_change", held)]
+        if tracker.get_slot("booking_action") == "cancel":
+            dispatcher.utter_message(response="utter_confirm_cancel_call", call_time=when, officer_name=view.officer_name)
+            return events
+        dispatcher.utter_message(response="utter_call_moving", call_time=when, officer_name=view.officer_name)
+        return events + [SlotSet("call_time", None), SlotSet("call_offers", None), SlotSet(REQUESTED, None),
+                         FollowupAction("reschedule_form")]
+
+
+def _held_needs(held: Dict[str, Any]) -> Needs:
+    return Needs(language=held["language"], officer_sex=held.get("officer_sex"),
+                 ethnic_origin=held.get("ethnic_origin"), safe_times=tuple(held.get("safe_times") or ()))
+
+
+class ValidateRescheduleForm(QuestionnaireValidation):
+    form = "reschedule_form"
+    questionnaire = RESCHEDULE
+
+    def name(self) -> Text:
+        return "validate_reschedule_form"
+
+    def answers(self, tracker: Tracker) -> Dict[str, Any]:
+        return {"call_time": tracker.get_slot("call_time")}
+
+    def questionnaire_for(self, tracker: Tracker) -> Questionnaire:
+        return offered_times(_labels(tracker), RESCHEDULE)
+
+    async def after(self, step, tracker: Tracker, dispatcher: CollectingDispatcher) -> List[EventType]:
+        held = tracker.get_slot("booking_to_change") or {}
+        if step.next_slot != "call_time" or tracker.get_slot("call_offers") or not held:
+            return []
+        settings = settings_module.load()
+        now = datetime.now(timezone.utc)
+        due = datetime.fromisoformat(held["first_contact_due"]) if held.get("first_contact_due") else now
+        try:
+            found = await asyncio.to_thread(_offers, session_factory(settings.database_url), settings,
+                                            _held_needs(held), now, due)
+        except Exception as exc:
+            logger.error("free times not found: %s", type(exc).__name__)
+            found = []
+        if not found:
+            dispatcher.utter_message(response="utter_call_no_match")
+            step.changes["call_time"] = NO_TIME_SUITS
+            step.next_slot = None
+            return []
+        return [SlotSet("call_offers", [_offer_data(o) for o in found])]
+
+
+class ActionRescheduleCall(Action):
+    def name(self) -> Text:
+        return "action_reschedule_call"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        settings = settings_module.load()
+        held = tracker.get_slot("booking_to_change") or {}
+        chosen = tracker.get_slot("call_time")
+        done = [SlotSet("call_time", None), SlotSet("call_offers", None)]
+        if not held or chosen in (None, SKIPPED, NO_TIME_SUITS):
+            dispatcher.utter_message(response="utter_call_kept")
+            return done + [SlotSet("booking_to_change", None)]
+        offer = _offer_from((tracker.get_slot("call_offers") or [])[int(chosen)])
+        try:
+            moved = await asyncio.to_thread(service.reschedule, session_factory(settings.database_url), settings,
+                                            booking_reference=held["reference"], offer=offer)
+        except service.SlotTaken:
+            dispatcher.utter_message(response="utter_call_time_taken")
+            return done + [FollowupAction("reschedule_form")]
+        except Exception as exc:
+            logger.error("call not moved: %s", type(exc).__name__)
+            dispatcher.utter_message(response="utter_booking_failed")
+            return done + [SlotSet("booking_to_change", None)]
+        dispatcher.utter_message(response="utter_call_moved", call_time=spoken_time(moved.starts_at, language_of(tracker), settings),
+                                 officer_name=moved.officer_name, booking_reference=moved.reference)
+        return done + [SlotSet("booking_to_change", None), SlotSet("booking_reference", moved.reference)]
+
+
+class ActionCancelCall(Action):
+    def name(self) -> Text:
+        return "action_cancel_call"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        settings = settings_module.load()
+        held = tracker.get_slot("booking_to_change") or {}
+        if not held:
+            dispatcher.utter_message(response="utter_call_kept")
+            return []
+        try:
+            await asyncio.to_thread(service.cancel, session_factory(settings.database_url), settings,
+                                    booking_reference=held["reference"])
+        except Exception as exc:
+            logger.error("call not cancelled: %s", type(exc).__name__)
+            dispatcher.utter_message(response="utter_booking_failed")
+            return []
+        dispatcher.utter_message(response="utter_call_cancelled")
+        events: List[EventType] = [SlotSet("booking_to_change", None)]
+        if tracker.get_slot("booking_reference") == held["reference"]:
+            events += [SlotSet("booking_reference", None), SlotSet("booking_status", None)]
+        return events

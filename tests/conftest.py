@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot import migrate, settings as settings_module
-from bot.db import session_factory
+from bot.db import engine_for, session_factory
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
@@ -36,10 +36,12 @@ def database_url(request, tmp_path):
         url = f"sqlite:///{tmp_path / 'cases.db'}"
         migrate.upgrade(url)
         yield url
+        engine_for(url).dispose()
         return
     url, drop = new_postgres_schema()
     migrate.upgrade(url)
     yield url
+    engine_for(url).dispose()  # each test's schema has its own pool: give its connections back
     drop()
 
 

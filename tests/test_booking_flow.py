@@ -68,3 +68,40 @@ def test_a_bsl_interpreter_when_asked(officers):
         booking = s.execute(select(Booking).where(Booking.reference == chat.slot("booking_reference"))).scalar_one()
         officer = s.get(Officer, booking.officer_id)
     assert "bsl" in officer.languages or (booking.interpreter == "bsl" and "British Sign Language" in reply)
+
+
+def _book(chat: Chat) -> str:
+    chat.say("can someone call me")
+    for text in [choose("phone"), "07700 900777", choose("no"), choose("no_preference"), choose("no_preference"),
+                 choose("en"), choose("weekly"), choose("0"), "harebell", choose("no")]:
+        reply = chat.say(text)
+    assert "Your call is booked for" in reply
+    return chat.slot("booking_reference")
+
+
+def test_change_and_cancel_a_call_after_the_check(officers):
+    chat = Chat(officers)
+    reference = _book(chat)
+    with session_factory(officers.settings.database_url)() as s:
+        first = s.execute(select(Booking).where(Booking.reference == reference)).scalar_one().starts_at
+
+    later = Chat(officers)  # another day, another conversation: who they are is checked
+    assert "booking reference" in later.say("I need to change my call")
+    assert "word you chose" in later.say(reference)
+    assert "couldn't find a call" in later.say("wrong word")
+    later.say("change my call")
+    later.say(reference)
+    reply = later.say("harebell")
+    assert "Let's find a new time" in reply and "first times we have free" in reply
+    reply = later.say(choose("1"))
+    assert "Your call has moved to" in reply and reference in reply
+    with session_factory(officers.settings.database_url)() as s:
+        booking = s.execute(select(Booking).where(Booking.reference == reference)).scalar_one()
+        assert booking.status == "booked" and booking.starts_at != first
+
+    later.say("cancel my call")
+    later.say(reference)
+    assert "Shall I cancel it?" in later.say("harebell")
+    assert "has been cancelled" in later.say("/affirm")
+    with session_factory(officers.settings.database_url)() as s:
+        assert s.execute(select(Booking).where(Booking.reference == reference)).scalar_one().status == "cancelled"

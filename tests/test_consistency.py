@@ -10,7 +10,7 @@ import yaml
 from bot.consent import WORDINGS
 from bot.i18n_catalogs import POT, source_messages
 from bot.report.questions import QUESTIONS, SLOTS
-from bot.booking.questions import BOOKING
+from bot.booking.questions import BOOKING, CHECK, RESCHEDULE
 from bot.referrals import RULES
 from bot.report.reading import COMMAND_INTENTS
 from bot.safety.check import LEVELS, SAFETY
@@ -50,6 +50,8 @@ def test_the_forms_ask_exactly_the_questions_in_the_same_order():
     assert DOMAIN["forms"]["report_form"]["required_slots"] == list(SLOTS)
     assert DOMAIN["forms"]["safety_form"]["required_slots"] == list(SAFETY.slots)
     assert DOMAIN["forms"]["booking_form"]["required_slots"] == list(BOOKING.slots)
+    assert DOMAIN["forms"]["booking_check_form"]["required_slots"] == list(CHECK.slots)
+    assert DOMAIN["forms"]["reschedule_form"]["required_slots"] == list(RESCHEDULE.slots)
 
 
 def test_the_safety_check_can_say_every_level_and_every_referral():

@@ -133,3 +133,19 @@ def with_context(answers: Mapping[str, Any], context: Mapping[str, Any]) -> dict
 def preference(answers: Answers, slot: str) -> Optional[str]:
     value = answers.get(slot)
     return None if value in (None, SKIPPED, "no_preference") else value
+
+
+# Changing or cancelling a booked call: who they are (a reference and their word), then a new time.
+CHECK_QUESTIONS: tuple[Question, ...] = (
+    Question("check_reference", "text", "Booking or case reference", ask_if=lambda a: not a.get("known_reference")),
+    Question("check_secret", "text", "The word they chose"),
+)
+CHECK = Questionnaire("booking_check", CHECK_QUESTIONS)
+RESCHEDULE = Questionnaire("reschedule", (next(q for q in QUESTIONS if q.slot == "call_time"),))
+
+
+def offered_times(labels: list[str], questionnaire: Questionnaire = BOOKING) -> Questionnaire:
+    """``questionnaire`` with ``call_time``'s options: the times just offered."""
+    return Questionnaire(questionnaire.name, tuple(
+        q if q.slot != "call_time" else offered_question(labels).by_slot["call_time"] for q in questionnaire.questions
+    ))
