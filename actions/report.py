@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -17,6 +17,7 @@ from actions.common import (
 )
 from actions.safety import keep_progress
 from bot import settings as settings_module
+from bot.booking.hours import opens_later
 from bot.booking.service import attach_case
 from bot.cases import submit_report
 from bot.db import session_factory
@@ -116,6 +117,10 @@ class ActionSubmitReport(Action):
             "repair_due": when(submission.emergency_repair_due_at),
         }
         dispatcher.utter_message(response="utter_submitted", **params)
+        opens = opens_later(datetime.now(timezone.utc), settings)
+        if opens is not None and not submission.anonymous:
+            # Out of hours: said plainly (the report is taken all the same; danger went to on-call).
+            dispatcher.utter_message(response="utter_next_out_of_hours", office_opens=when(opens))
         for step in submission.next_steps:
             dispatcher.utter_message(response=f"utter_next_{step}", **params)
         for response in submission.told:

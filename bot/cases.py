@@ -285,7 +285,7 @@ def _realert(session: Session, case: Case, settings: Settings, now: datetime) ->
         session,
         dedupe_key=f"referral:{alert.id}:{now.isoformat()}",
         topic="on_call_alert",
-        contact=outbox.contact_setting(rule.contact(settings), kind="on_call_alert"),
+        contact=referrals.contact_for(session, "on_call_alert", settings),
         subject=f"{rule.label}: case {case.reference}",
         body=referrals.notification(case, rule.label + " (again)", now, case.risk_level),
         case_id=case.id,

@@ -193,6 +193,18 @@ RULES: tuple[ReferralRule, ...] = (
 BY_KIND = {rule.kind: rule for rule in RULES}
 
 
+def contact_for(session: Session, kind: str, settings: Settings) -> outbox.Contact:
+    """Where a referral's notification goes: the officer on call (from the officers table) for
+    an on-call alert when there is one, else the contact configured for its kind."""
+    if kind == "on_call_alert":
+        from bot.booking.officers import on_call_officer  # officers are the booking side's
+
+        officer = on_call_officer(session)
+        if officer is not None and officer.contact:
+            return outbox.contact_setting(officer.contact, kind=kind)
+    return outbox.contact_setting(BY_KIND[kind].contact(settings), kind=kind)
+
+
 def decide(facts: Facts) -> dict[str, Decision]:
     """Every referral these facts call for, by kind."""
     found = {}
@@ -253,7 +265,7 @@ def raise_referrals(
             session,
             dedupe_key=f"referral:{referral.id}",
             topic=referral.kind,
-            contact=outbox.contact_setting(rule.contact(settings), kind=referral.kind),
+            contact=contact_for(session, referral.kind, settings),
             subject=f"{rule.label}: case {case.reference}",
             body=notification(case, rule.label, referral.due_at, facts.level),
             case_id=case.id,

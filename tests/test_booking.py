@@ -594,3 +594,14 @@ def test_a_call_booked_before_the_report_joins_the_case(factory, settings):
         assert s.execute(select(Booking)).scalar_one().case_id is not None
         assert s.execute(select(CaseEvent).where(CaseEvent.action == "call_booked")).scalar_one()
     assert outbox(factory, service.TOPIC)[-1].subject == f"Call {booked.reference}: now with case {case.reference}"
+
+
+def test_out_of_hours_says_when_the_office_opens(settings):
+    from datetime import datetime, timezone
+
+    from bot.booking.hours import opens_later
+
+    friday_night = datetime(2026, 11, 20, 22, 0, tzinfo=timezone.utc)  # 22:00 in London
+    monday_morning = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+    assert opens_later(friday_night, settings) == monday_morning
+    assert opens_later(datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc), settings) is None

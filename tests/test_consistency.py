@@ -127,7 +127,7 @@ def test_every_response_the_code_names_exists():
     named = set(re.findall(r'"(utter_[a-z_]+)"', code))
     for problem in ("choice", "date", "future_date", "contact", "text"):
         named.add(f"utter_unclear_{problem}")
-    for step in ("first_contact", "no_contact", "anonymous", "graffiti", "emergency_repair",
+    for step in ("first_contact", "no_contact", "anonymous", "graffiti", "emergency_repair", "out_of_hours",
                  "emergency_repair_needs_address", "come_back"):
         named.add(f"utter_next_{step}")
     missing = {n for n in named if n not in RESPONSES}

@@ -250,3 +250,17 @@ def test_a_new_safety_check_does_not_undo_an_officers_higher_level(factory, sett
                         answers={"risk_injured": "no"}, now=NOW)
     with factory() as s:
         assert _case(s, sub.reference).risk_level == "high"
+
+
+def test_the_on_call_alert_goes_to_the_officer_on_call(factory, settings):
+    from bot.models import Officer
+
+    with factory() as s:
+        s.add(Officer(code="OC1", name="Sam Jones", sex="female", languages=["en"], working_pattern={},
+                      on_call=True, active=True, contact="sms:+447700900001"))
+        s.commit()
+    flag_immediate_risk(factory, settings, conversation_id="c1", channel="rest", language="en", report_id="r1",
+                        answers={}, now=NOW)
+    with factory() as s:
+        alert = s.execute(select(OutboxMessage).where(OutboxMessage.topic == "on_call_alert")).scalar_one()
+    assert (alert.transport, alert.recipient) == ("sms", "+447700900001")

@@ -243,3 +243,10 @@ def next_open(now: datetime, settings: Settings) -> datetime:
             if start > now:
                 return start
     raise ValueError("OFFICE_HOURS: the service never opens")  # pragma: no cover - parse_week refuses this
+
+
+def opens_later(now: datetime, settings: Settings) -> Optional[datetime]:
+    """When the service next opens, if it is closed now (out of hours); None when open. The
+    whole report and a booking are still taken out of hours, and immediate risk still goes to
+    the on-call officer at once."""
+    return None if is_open(now, settings) else next_open(now, settings)
