@@ -465,3 +465,10 @@ def reads_as_report(text: str) -> bool:
     (bot/rasa_ext/danger_nlu.py)."""
     norm = _prepare(text)
     return bool(_ORDINARY_HELP.search(norm) or _KEEPS_DOING.search(norm)) or not _is_now(norm, [])
+
+
+def says_now(text: str) -> bool:
+    """The message says it is happening now ("now", "right now", "tonight", "still here", "on his
+    way", "again"...), not just that it happened or happens."""
+    norm = _prepare(text)
+    return bool(_PRESENT.search(_SAFE.sub(" ", norm)))
