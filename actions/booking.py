@@ -36,11 +36,13 @@ def needs_of(tracker: Tracker, answers: Dict[str, Any]) -> Needs:
     put them at risk)."""
     language = answers.get("call_language")
     context = tracker.get_slot("booking_context") or {}
+    asked = answers.get("call_safe_times")
+    times = context.get("safe_times") or (asked if isinstance(asked, list) else [])
     return Needs(
         language=language if language not in (None, SKIPPED) else language_of(tracker),
         officer_sex=preference(answers, "officer_sex"),
         ethnic_origin=preference(answers, "officer_ethnicity"),
-        safe_times=tuple(context.get("safe_times") or ()),
+        safe_times=tuple(t for t in times if t != "any"),
     )
 
 
@@ -101,7 +103,8 @@ class ActionStartBooking(Action):
             known = None
         context = {"known_phone": bool(known and known.phone),
                    "known_voicemail": known.voicemail_ok if known else None,
-                   "safe_times": list(known.safe_times) if known else []}
+                   "safe_times": list(known.safe_times) if known else [],
+                   "known_safe_times": bool(known and known.safe_times)}
         cleared = [SlotSet(slot, None) for slot in BOOKING.slots if tracker.get_slot(slot) is not None]
         return cleared + [SlotSet("booking_context", context), SlotSet("booking_status", "in_progress"),
                           SlotSet("call_offers", None), SlotSet(REQUESTED, None)]

@@ -37,7 +37,8 @@ def test_book_a_call_with_a_woman_who_speaks_polish(officers):
     assert "woman or a man" in chat.say(choose("yes"))
     assert "ethnic background" in chat.say(choose("female"))
     assert "Which language" in chat.say(choose("no_preference"))
-    assert "How often" in chat.say(choose("pl"))
+    assert "When is it safe" in chat.say(choose("pl"))
+    assert "How often" in chat.say(choose("evening"))
     reply = chat.say(choose("weekly"))
     assert "first times we have free" in reply
     assert "Choose a word only you know" in chat.say(choose("0"))
@@ -61,7 +62,7 @@ def test_a_bsl_interpreter_when_asked(officers):
     chat = Chat(officers)
     chat.say("I want to talk to someone")
     for text in [choose("in_person"), choose("no_preference"), choose("no_preference"), choose("bsl"),
-                 choose("on_change"), choose("0"), "/skip"]:
+                 choose("any"), choose("on_change"), choose("0"), "/skip"]:
         reply = chat.say(text)
     assert "Your call is booked for" in reply and "safe place to meet" in reply
     with session_factory(officers.settings.database_url)() as s:
@@ -73,7 +74,7 @@ def test_a_bsl_interpreter_when_asked(officers):
 def _book(chat: Chat) -> str:
     chat.say("can someone call me")
     for text in [choose("phone"), "07700 900777", choose("no"), choose("no_preference"), choose("no_preference"),
-                 choose("en"), choose("weekly"), choose("0"), "harebell", choose("no")]:
+                 choose("en"), choose("any"), choose("weekly"), choose("0"), "harebell", choose("no")]:
         reply = chat.say(text)
     assert "Your call is booked for" in reply
     return chat.slot("booking_reference")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from bot.questionnaire import SKIPPED, Answers, Option, Question, Questionnaire, yesno
+from bot.safety.check import SAFETY
 
 CALL_LANGUAGES: tuple[tuple[str, str], ...] = (
     ("en", "English"), ("cy", "Cymraeg"), ("pl", "Polski"), ("ro", "Română"), ("pa", "ਪੰਜਾਬੀ"), ("ur", "اردو"),
@@ -22,6 +23,8 @@ LANGUAGE_WORDS = {
     "ar": ("arabic",), "bn": ("bengali", "bangla"), "bsl": ("bsl", "sign language", "signer", "signing", "deaf"),
 }
 BY_PHONE = ("phone", "video", "sms")
+# The same times as the safety check's (bot/safety/risk_matrix.yml), asked only when it has none.
+SAFE_TIMES = SAFETY.by_slot["safe_times"].options
 NO_PREFERENCE = Option("no_preference", "No preference", (
     "no preference", "either", "any", "don't mind", "dont mind", "doesn't matter", "doesnt matter", "whoever", "no",
 ))
@@ -92,6 +95,13 @@ QUESTIONS: tuple[Question, ...] = (
         "choice",
         "Language of the call",
         tuple(Option(code, label, (label.lower(), *LANGUAGE_WORDS.get(code, ()))) for code, label in CALL_LANGUAGES),
+    ),
+    Question(
+        "call_safe_times",
+        "multi",
+        "Safe times for the call",
+        SAFE_TIMES,
+        ask_if=lambda a: not a.get("known_safe_times") and a.get("call_method") != "sms",
     ),
     Question(
         "update_frequency",
