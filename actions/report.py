@@ -17,7 +17,7 @@ from actions.common import (
 )
 from actions.safety import keep_progress
 from bot import settings as settings_module
-from bot.booking.hours import opens_later
+from bot.booking.hours import opens_later, steps_out_of_hours
 from bot.booking.service import attach_case
 from bot.cases import submit_report
 from bot.db import session_factory
@@ -117,11 +117,10 @@ class ActionSubmitReport(Action):
             "repair_due": when(submission.emergency_repair_due_at),
         }
         dispatcher.utter_message(response="utter_submitted", **params)
+        # Out of hours: said plainly (the report is taken all the same; danger went to on-call).
         opens = opens_later(datetime.now(timezone.utc), settings)
-        if opens is not None and not submission.anonymous:
-            # Out of hours: said plainly (the report is taken all the same; danger went to on-call).
-            dispatcher.utter_message(response="utter_next_out_of_hours", office_opens=when(opens))
-        for step in submission.next_steps:
+        params["office_opens"] = when(opens)
+        for step in steps_out_of_hours(submission.next_steps, opens, submission.first_contact_due_at):
             dispatcher.utter_message(response=f"utter_next_{step}", **params)
         for response in submission.told:
             dispatcher.utter_message(response=response)

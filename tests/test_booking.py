@@ -605,3 +605,19 @@ def test_out_of_hours_says_when_the_office_opens(settings):
     monday_morning = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
     assert opens_later(friday_night, settings) == monday_morning
     assert opens_later(datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc), settings) is None
+
+
+def test_out_of_hours_never_promises_a_contact_time_the_office_cannot_keep():
+    from datetime import datetime, timedelta, timezone
+
+    from bot.booking.hours import steps_out_of_hours
+
+    now = datetime(2026, 11, 20, 22, 0, tzinfo=timezone.utc)  # Friday night
+    steps = ["first_contact", "graffiti", "come_back"]
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+    assert steps_out_of_hours(steps, monday, now + timedelta(hours=24)) == ["out_of_hours", "graffiti", "come_back"]
+    tuesday_night = datetime(2026, 11, 17, 22, 0, tzinfo=timezone.utc)
+    wednesday = datetime(2026, 11, 18, 9, 0, tzinfo=timezone.utc)
+    assert steps_out_of_hours(steps, wednesday, tuesday_night + timedelta(hours=24)) == ["out_of_hours", *steps]
+    assert steps_out_of_hours(steps, None, now) == steps
+    assert steps_out_of_hours(["anonymous", "come_back"], monday, now) == ["anonymous", "come_back"]

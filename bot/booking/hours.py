@@ -250,3 +250,13 @@ def opens_later(now: datetime, settings: Settings) -> Optional[datetime]:
     whole report and a booking are still taken out of hours, and immediate risk still goes to
     the on-call officer at once."""
     return None if is_open(now, settings) else next_open(now, settings)
+
+
+def steps_out_of_hours(steps: list[str], opens: Optional[datetime], first_contact_due: datetime) -> list[str]:
+    """What the person is told next (bot.cases.Submission.next_steps), out of hours: when the
+    office opens, and, if that is after the first-contact time, instead of a time that would not
+    be kept (the case keeps its 24-hour clock, so officers see it)."""
+    if opens is None or "first_contact" not in steps:
+        return steps
+    told = ["out_of_hours"] + steps
+    return [s for s in told if s != "first_contact"] if opens > first_contact_due else told
