@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
@@ -130,26 +130,41 @@ class ValidateBookingForm(QuestionnaireValidation):
             return []
         settings = settings_module.load()
         answers = {**booking_answers(tracker), **step.changes}
-        needs = needs_of(tracker, answers)
-        now = datetime.now(timezone.utc)
-        factory = session_factory(settings.database_url)
         try:
-            due = (await asyncio.to_thread(call_contact, factory, case_reference=tracker.get_slot("case_reference"),
+            due = (await asyncio.to_thread(call_contact, session_factory(settings.database_url),
+                                           case_reference=tracker.get_slot("case_reference"),
                                            conversation_id=tracker.sender_id)).first_contact_due_at
-            found = await asyncio.to_thread(_offers, factory, settings, needs, now,
-                                            due or now + timedelta(hours=settings.first_contact_hours))
         except Exception as exc:
-            logger.error("free times not found: %s", type(exc).__name__)
-            found = []
-        if not found:
-            dispatcher.utter_message(response="utter_call_no_match")
-            step.changes["call_time"] = NO_TIME_SUITS
+            logger.error("case not read: %s", type(exc).__name__)
+            due = None
+        events = await offer_times(step, dispatcher, needs_of(tracker, answers), due)
+        if step.changes.get("call_time") == NO_TIME_SUITS:  # none: on to the questions after the time
             answers["call_time"] = NO_TIME_SUITS
             step.next_slot = BOOKING.next_slot(with_context(answers, tracker.get_slot("booking_context") or {}))
-            return []
-        if not any(o.within_first_contact for o in found):
-            dispatcher.utter_message(response="utter_call_times_after_standard")
-        return [SlotSet("call_offers", [_offer_data(o) for o in found])]
+        return events
+
+
+async def offer_times(step, dispatcher: CollectingDispatcher, needs: Needs, due: Optional[datetime],
+                      first_call: bool = True) -> List[EventType]:
+    """The free times for ``needs`` (kept in ``call_offers`` for the question that shows them), with,
+    for a ``first_call``, a word when none is within the first-contact standard; when there are none at all, they are
+    told honestly, and "none suits" is the answer (an officer will arrange a time)."""
+    settings = settings_module.load()
+    now = datetime.now(timezone.utc)
+    try:
+        found = await asyncio.to_thread(_offers, session_factory(settings.database_url), settings, needs, now,
+                                        due or now + timedelta(hours=settings.first_contact_hours))
+    except Exception as exc:
+        logger.error("free times not found: %s", type(exc).__name__)
+        found = []
+    if not found:
+        dispatcher.utter_message(response="utter_call_no_match")
+        step.changes["call_time"] = NO_TIME_SUITS
+        step.next_slot = None
+        return []
+    if first_call and not any(o.within_first_contact for o in found):
+        dispatcher.utter_message(response="utter_call_times_after_standard")
+    return [SlotSet("call_offers", [_offer_data(o) for o in found])]
 
 
 def _offers(factory, settings, needs: Needs, now: datetime, due: datetime) -> List[Offer]:
@@ -332,21 +347,8 @@ class ValidateRescheduleForm(QuestionnaireValidation):
         held = tracker.get_slot("booking_to_change") or {}
         if step.next_slot != "call_time" or tracker.get_slot("call_offers") or not held:
             return []
-        settings = settings_module.load()
-        now = datetime.now(timezone.utc)
-        due = datetime.fromisoformat(held["first_contact_due"]) if held.get("first_contact_due") else now
-        try:
-            found = await asyncio.to_thread(_offers, session_factory(settings.database_url), settings,
-                                            _held_needs(held), now, due)
-        except Exception as exc:
-            logger.error("free times not found: %s", type(exc).__name__)
-            found = []
-        if not found:
-            dispatcher.utter_message(response="utter_call_no_match")
-            step.changes["call_time"] = NO_TIME_SUITS
-            step.next_slot = None
-            return []
-        return [SlotSet("call_offers", [_offer_data(o) for o in found])]
+        due = datetime.fromisoformat(held["first_contact_due"]) if held.get("first_contact_due") else None
+        return await offer_times(step, dispatcher, _held_needs(held), due, first_call=False)
 
 
 class ActionRescheduleCall(Action):
