@@ -50,6 +50,14 @@ def test_run_starts_everything_prints_the_addresses_and_stops_on_sigterm(tmp_pat
                               json={"sender": "run-test", "message": "hello"}, timeout=60).json()
         assert any("who is reporting" in m.get("text", "") for m in reply)
         assert (tmp_path / "tracker.db").exists()  # the SQL tracker store, beside the case database
+        assert "Outbox worker" in text and "outbox" in text.split("Ready.")[0]  # the fourth process
+        from sqlalchemy import func, select
+
+        from bot.db import session_factory
+        from bot.models import Officer
+
+        with session_factory(f"sqlite:///{tmp_path / 'cases.db'}")() as s:
+            assert s.execute(select(func.count(Officer.id))).scalar_one() >= 10  # demo officers, into an empty table
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
