@@ -103,7 +103,7 @@ def test_the_classifier_alone_is_overruled_when_the_message_reads_as_a_report():
     def classified(text):
         return Message(data={"text": text, "intent": {"name": "danger", "confidence": 0.99},
                              "intent_ranking": [{"name": "danger", "confidence": 0.99},
-                                                {"name": "report_harassment", "confidence": 0.01}]})
+                                                {"name": "report_harassment", "confidence": 0.6}]})
 
     past, unknown = classified("he attacked me with a knife last year"), classified("my sister is screaming next door right now")
     habit, not_now = classified("they keep putting notes through my door"), classified("the fire escape is blocked with rubbish")
@@ -121,3 +121,12 @@ def test_the_labelled_set_is_kept_apart_from_the_training_data():
             training |= {line[2:].strip().lower() for line in block["examples"].splitlines() if line.startswith("- ")}
     labelled = {str(t).lower() for texts in LABELLED.values() for t in texts}
     assert not training & labelled
+
+
+def test_an_overruled_message_whose_next_guess_is_doubtful_becomes_the_fallback():
+    message = Message(data={"text": "the fire escape is blocked with rubbish",
+                            "intent": {"name": "danger", "confidence": 0.9},
+                            "intent_ranking": [{"name": "danger", "confidence": 0.9},
+                                               {"name": "inform", "confidence": 0.05}]})
+    DangerLexicon().process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"

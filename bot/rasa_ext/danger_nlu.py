@@ -42,16 +42,18 @@ class DangerLexicon(GraphComponent, IntentClassifier):
     def get_default_config() -> Dict[Text, Any]:
         # Measured on tests/data/danger_en.yml (make bench): the language model is sure of most
         # real danger it catches, and its doubtful "danger"s are mostly false alarms.
-        return {"classifier_threshold": 0.8}
+        # fallback_threshold: FallbackClassifier's in config.yml, for an overruled message's next guess
+        return {"classifier_threshold": 0.8, "fallback_threshold": 0.4}
 
-    def __init__(self, classifier_threshold: float = 0.8) -> None:
+    def __init__(self, classifier_threshold: float = 0.8, fallback_threshold: float = 0.4) -> None:
         self.classifier_threshold = classifier_threshold
+        self.fallback_threshold = fallback_threshold
 
     @classmethod
     def create(
         cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext
     ) -> "DangerLexicon":
-        return cls(float(config.get("classifier_threshold", 0.8)))
+        return cls(float(config.get("classifier_threshold", 0.8)), float(config.get("fallback_threshold", 0.4)))
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -64,7 +66,11 @@ class DangerLexicon(GraphComponent, IntentClassifier):
                 message.set(INTENT, top, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
             elif self._overruled(message.get(INTENT) or {}, text) and ranking:
-                message.set(INTENT, dict(ranking[0]), add_to_output=True)
+                nxt = dict(ranking[0])
+                if float(nxt.get(PREDICTED_CONFIDENCE_KEY) or 0.0) < self.fallback_threshold:
+                    # the next guess is too doubtful to act on: the fallback, as the pipeline would have made it
+                    nxt = {INTENT_NAME_KEY: "nlu_fallback", PREDICTED_CONFIDENCE_KEY: self.fallback_threshold}
+                message.set(INTENT, nxt, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages
 
