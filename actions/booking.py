@@ -10,7 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import BOOKING_FORM, REQUESTED, QuestionnaireValidation, language_of
+from actions.common import BOOKING_FORM, REQUESTED, QuestionnaireValidation, forget, language_of
 from bot import settings as settings_module
 from bot.booking import service
 from bot.booking.callbacks import request_callback
@@ -105,7 +105,7 @@ class ActionStartBooking(Action):
                    "known_voicemail": known.voicemail_ok if known else None,
                    "safe_times": list(known.safe_times) if known else [],
                    "known_safe_times": bool(known and known.safe_times)}
-        cleared = [SlotSet(slot, None) for slot in BOOKING.slots if tracker.get_slot(slot) is not None]
+        cleared = forget(tracker, BOOKING.slots)
         return cleared + [SlotSet("booking_context", context), SlotSet("booking_status", "in_progress"),
                           SlotSet("call_offers", None), SlotSet(REQUESTED, None)]
 
@@ -198,7 +198,7 @@ class ActionBookCall(Action):
         needs = needs_of(tracker, answers)
         reference = tracker.get_slot("case_reference")
         chosen = answers.get("call_time")
-        done = [SlotSet(slot, None) for slot in BOOKING.slots if tracker.get_slot(slot) is not None]
+        done = forget(tracker, BOOKING.slots)
         done += [SlotSet("call_offers", None), SlotSet("booking_context", None)]
         try:
             if chosen in (None, SKIPPED, NO_TIME_SUITS):
@@ -272,7 +272,7 @@ class ActionStartBookingCheck(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        cleared = [SlotSet(slot, None) for slot in CHECK_SLOTS if tracker.get_slot(slot) is not None]
+        cleared = forget(tracker, CHECK_SLOTS)
         return cleared + [SlotSet("booking_action", "cancel" if intent == "cancel_booking" else "change"),
                           SlotSet("booking_to_change", None), SlotSet(REQUESTED, None)]
 
@@ -302,7 +302,7 @@ class ActionCheckBooking(Action):
         reference = tracker.get_slot("check_reference")
         reference = reference if reference not in (None, SKIPPED) else tracker.get_slot("booking_reference")
         secret = tracker.get_slot("check_secret")
-        cleared = [SlotSet(slot, None) for slot in CHECK_SLOTS]
+        cleared = forget(tracker, CHECK_SLOTS)
         try:
             view = await asyncio.to_thread(service.find_for_change, factory, reference=reference,
                                            secret=secret if secret != SKIPPED else None)

@@ -69,11 +69,15 @@ def slot_events(changes: Dict[str, Any]) -> List[EventType]:
     return [SlotSet(slot, value) for slot, value in changes.items()]
 
 
+def forget(tracker: Tracker, slots) -> List[EventType]:
+    """Empty these slots, only those that hold something (every event is replayed on every later turn)."""
+    return [SlotSet(slot, None) for slot in slots if tracker.get_slot(slot) is not None]
+
+
 def clear_report(tracker: Tracker) -> List[EventType]:
     """Forget the report's answers (only the slots that hold something: every event is
     replayed on every later turn)."""
-    slots = [*SLOTS, "consent_log", REQUESTED]
-    return [SlotSet(slot, None) for slot in slots if tracker.get_slot(slot) is not None]
+    return forget(tracker, [*SLOTS, "consent_log", REQUESTED])
 
 
 def carry_on(tracker: Tracker) -> List[EventType]:
@@ -91,8 +95,7 @@ def carry_on(tracker: Tracker) -> List[EventType]:
 def start_safety_check(tracker: Tracker, context: Dict[str, Any]) -> List[EventType]:
     """The safety check begins with a clean slate; ``context`` holds the facts its questions
     depend on (has_contact)."""
-    cleared = [SlotSet(slot, None) for slot in SAFETY.slots if tracker.get_slot(slot) is not None]
-    return cleared + [
+    return forget(tracker, SAFETY.slots) + [
         SlotSet("safety_context", context),
         SlotSet("safety_status", "in_progress"),
         SlotSet(REQUESTED, None),
@@ -100,8 +103,7 @@ def start_safety_check(tracker: Tracker, context: Dict[str, Any]) -> List[EventT
 
 
 def clear_safety_check(tracker: Tracker) -> List[EventType]:
-    slots = [*SAFETY.slots, "safety_context", REQUESTED]
-    return [SlotSet(slot, None) for slot in slots if tracker.get_slot(slot) is not None]
+    return forget(tracker, [*SAFETY.slots, "safety_context", REQUESTED])
 
 
 class QuestionnaireValidation(FormValidationAction):
