@@ -5,7 +5,7 @@ README.md lists each of these; ``.env.example`` has them all.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -84,6 +84,23 @@ class Settings:
     reminder_hours: int = 2  # a reminder text this long before the call (only where allowed)
 
 
+# Settings read as given, then tidied (the bank-holiday region is a lower-case name).
+_TIDY = {"bank_holidays": str.lower}
+
+
+def _with_defaults() -> dict:
+    """Each setting whose default is in ``Settings``, from the environment variable of its name in
+    capitals (``ON_CALL_CONTACT``...), read as its default's type; the default when unset."""
+    values = {}
+    for field in fields(Settings):
+        if field.default is MISSING:
+            continue
+        raw = os.environ.get(field.name.upper(), "").strip()
+        value = type(field.default)(raw) if raw else field.default
+        values[field.name] = _TIDY.get(field.name, lambda v: v)(value)
+    return values
+
+
 def load() -> Settings:
     database_url = _str("DATABASE_URL", f"sqlite:///{VAR / 'cases.db'}")
     rasa_port = _int("RASA_PORT", 5005)
@@ -104,26 +121,5 @@ def load() -> Settings:
         emergency_repair_hours=_int("EMERGENCY_REPAIR_HOURS", 4),
         review_months=_int("REVIEW_MONTHS", 3),
         timezone=_str("SERVICE_TIMEZONE", "Europe/London"),
-        on_call_contact=_str("ON_CALL_CONTACT", "log:on-call"),
-        police_contact=_str("POLICE_CONTACT", "log:police-referrals"),
-        local_authority_contact=_str("LOCAL_AUTHORITY_CONTACT", "log:local-authority-housing"),
-        safeguarding_contact=_str("SAFEGUARDING_CONTACT", "log:safeguarding"),
-        housing_team_contact=_str("HOUSING_TEAM_CONTACT", "log:housing-team"),
-        repairs_contact=_str("REPAIRS_CONTACT", "log:repairs"),
-        twilio_account_sid=_str("TWILIO_ACCOUNT_SID", ""),
-        twilio_auth_token=_str("TWILIO_AUTH_TOKEN", ""),
-        twilio_sms_number=_str("TWILIO_SMS_NUMBER", ""),
-        twilio_whatsapp_number=_str("TWILIO_WHATSAPP_NUMBER", ""),
-        twilio_api_base=_str("TWILIO_API_BASE", "https://api.twilio.com"),
-        smtp_url=_str("SMTP_URL", ""),
-        mail_from=_str("MAIL_FROM", "hate-crime-reports@localhost"),
-        outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 15),
-        outbox_poll_seconds=float(_str("OUTBOX_POLL_SECONDS", "2")),
-        office_hours=_str("OFFICE_HOURS", "mon-fri 09:00-17:00"),
-        bank_holidays=_str("BANK_HOLIDAYS", "england-wales").lower(),
-        slot_minutes=_int("SLOT_MINUTES", 30),
-        call_minutes=_int("CALL_MINUTES", 30),
-        min_notice_minutes=_int("MIN_NOTICE_MINUTES", 60),
-        booking_horizon_days=_int("BOOKING_HORIZON_DAYS", 14),
-        reminder_hours=_int("REMINDER_HOURS", 2),
+        **_with_defaults(),
     )
