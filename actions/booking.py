@@ -15,7 +15,7 @@ from bot import settings as settings_module
 from bot.booking import service
 from bot.booking.callbacks import request_callback
 from bot.booking.questions import (
-    BOOKING, CHECK, NO_TIME_SUITS, RESCHEDULE, offered_question, offered_times, preference, with_context,
+    BOOKING, CHECK, NO_TIME_SUITS, RESCHEDULE, offered_times, preference, with_context,
 )
 from bot.booking.slots import Needs, Offer, offers
 from bot.cases import call_contact
@@ -121,7 +121,7 @@ class ValidateBookingForm(QuestionnaireValidation):
         return with_context(booking_answers(tracker), tracker.get_slot("booking_context") or {})
 
     def questionnaire_for(self, tracker: Tracker) -> Questionnaire:
-        return offered_question(_labels(tracker))
+        return offered_times(_labels(tracker))
 
     async def after(self, step, tracker: Tracker, dispatcher: CollectingDispatcher) -> List[EventType]:
         """Before the time is asked, the free times are found; when there are none for what they

@@ -1,5 +1,5 @@
 """The questions before booking a call: what is asked, and what is not asked again."""
-from bot.booking.questions import BOOKING, NO_TIME_SUITS, offered_question, with_context
+from bot.booking.questions import BOOKING, NO_TIME_SUITS, offered_times, with_context
 
 
 def asked(answers, context=None):
@@ -32,5 +32,5 @@ def test_a_reminder_is_asked_only_when_there_is_a_number_to_text():
 
 
 def test_the_time_question_offers_the_times_found_and_none_of_these():
-    question = offered_question(["Monday 23 November at 10:30am, Anna"]).by_slot["call_time"]
+    question = offered_times(["Monday 23 November at 10:30am, Anna"]).by_slot["call_time"]
     assert [o.value for o in question.options] == ["0", NO_TIME_SUITS]

@@ -113,7 +113,7 @@ QUESTIONS: tuple[Question, ...] = (
             Option("on_change", "Only when something changes", ("when something", "only when", "changes", "news")),
         ),
     ),
-    Question("call_time", "choice", "Time of the call"),  # options: the times offered (see offered_question)
+    Question("call_time", "choice", "Time of the call"),  # options: the times offered (see offered_times)
     Question("call_secret", "text", "A word to change the booking"),
     yesno("call_reminder", "Text reminder", ask_if=_can_text),
 )
@@ -121,18 +121,6 @@ QUESTIONS: tuple[Question, ...] = (
 BOOKING = Questionnaire("booking", QUESTIONS)
 SLOTS: tuple[str, ...] = BOOKING.slots
 NO_TIME_SUITS = "none_suit"
-
-
-def offered_question(labels: list[str]) -> Questionnaire:
-    """The booking questions with ``call_time``'s options: the times just offered (value = their
-    position), and "none of these"."""
-    options = tuple(Option(str(i), label) for i, label in enumerate(labels))
-    options += (Option(NO_TIME_SUITS, "None of these times", ("none", "none of these", "neither", "other time",
-                                                                "another time", "different time")),)
-    questions = tuple(
-        Question(q.slot, q.kind, q.label, options, q.ask_if) if q.slot == "call_time" else q for q in QUESTIONS
-    )
-    return Questionnaire("booking", questions)
 
 
 def with_context(answers: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,7 +143,12 @@ RESCHEDULE = Questionnaire("reschedule", (next(q for q in QUESTIONS if q.slot ==
 
 
 def offered_times(labels: list[str], questionnaire: Questionnaire = BOOKING) -> Questionnaire:
-    """``questionnaire`` with ``call_time``'s options: the times just offered."""
+    """``questionnaire`` (the booking, or a change of time) with ``call_time``'s options: the times
+    just offered (value = their position), and "none of these"."""
+    options = tuple(Option(str(i), label) for i, label in enumerate(labels))
+    options += (Option(NO_TIME_SUITS, "None of these times", ("none", "none of these", "neither", "other time",
+                                                                "another time", "different time")),)
     return Questionnaire(questionnaire.name, tuple(
-        q if q.slot != "call_time" else offered_question(labels).by_slot["call_time"] for q in questionnaire.questions
-    ))
+        Question(q.slot, q.kind, q.label, options, q.ask_if) if q.slot == "call_time" else q
+        for q in questionnaire.questions
+    ), questionnaire.derive)
