@@ -15,12 +15,13 @@ from bot import settings as settings_module
 from bot.booking import service
 from bot.booking.callbacks import request_callback
 from bot.booking.questions import (
+    NONE_OF_THESE_TIMES,
     BOOKING, CHECK, NO_TIME_SUITS, RESCHEDULE, offered_times, preference, with_context,
 )
 from bot.booking.slots import Needs, Offer, offers
 from bot.cases import call_contact
 from bot.db import session_factory
-from bot.i18n import spoken_time
+from bot.i18n import spoken_time, translate
 from bot.questionnaire import SKIPPED, Questionnaire
 
 logger = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ class ActionAskCallTime(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
         buttons = [{"title": label, "payload": '/choose{"value":"%d"}' % i} for i, label in enumerate(_labels(tracker))]
-        buttons.append({"title": "None of these times", "payload": '/choose{"value":"%s"}' % NO_TIME_SUITS})
+        buttons.append({"title": translate(NONE_OF_THESE_TIMES, language_of(tracker)), "payload": '/choose{"value":"%s"}' % NO_TIME_SUITS})
         dispatcher.utter_message(response="utter_ask_call_time", buttons=buttons)
         return []
 

@@ -21,7 +21,7 @@ from bot.booking.hours import opens_later, steps_out_of_hours
 from bot.booking.service import attach_case
 from bot.cases import submit_report
 from bot.db import session_factory
-from bot.i18n import format_when
+from bot.i18n import N_, NP_, format_when, translate, translate_plural
 from bot.booking.questions import BOOKING, with_context
 from bot.report.flow import opening_account
 from bot.report.questions import BY_SLOT, REPORT, answered_slots, has_contact
@@ -30,6 +30,9 @@ from bot.report.summary import change_choices, summary_text
 from bot.safety.check import SAFETY, with_facts
 
 logger = logging.getLogger(__name__)
+
+ANSWERED = NP_("You've answered {count} question so far.", "You've answered {count} questions so far.")
+
 
 class ActionStartReport(Action):
     """A new report (or the one in progress, resumed): its id, and their opening account if they gave one."""
@@ -40,8 +43,10 @@ class ActionStartReport(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
         if tracker.get_slot("report_status") == "in_progress" and tracker.get_slot("report_id"):
             # The same report (perhaps begun by a danger message): never a second case for it.
-            if answered_slots(report_answers(tracker)):
-                dispatcher.utter_message(response="utter_resume_report")
+            answered = len(answered_slots(report_answers(tracker)))
+            if answered:
+                dispatcher.utter_message(response="utter_resume_report",
+                                         answered=translate_plural(ANSWERED, answered, language_of(tracker)))
             return [SlotSet(REQUESTED, None)]
         events = clear_report(tracker) + [
             SlotSet("report_id", uuid.uuid4().hex),
@@ -158,17 +163,21 @@ class ActionGoBack(Action):
         return [SlotSet(previous, None), SlotSet(REQUESTED, None)]
 
 
+NEVER_MIND = N_("Never mind")
+
+
 class ActionListAnswers(Action):
     def name(self) -> Text:
         return "action_list_answers"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
-        choices = change_choices(report_answers(tracker))
+        language = language_of(tracker)
+        choices = change_choices(report_answers(tracker), language)
         if not choices:
             dispatcher.utter_message(response="utter_nothing_to_change")
             return carry_on(tracker)  # rather than wait for a choice there is none to make
         buttons = [{"title": label, "payload": '/choose{"value":"%s"}' % slot} for slot, label in choices]
-        buttons.append({"title": "Never mind", "payload": "/deny"})
+        buttons.append({"title": translate(NEVER_MIND, language), "payload": "/deny"})
         dispatcher.utter_message(response="utter_which_answer", buttons=buttons)
         return []
 

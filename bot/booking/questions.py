@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
+from bot.i18n import N_
 from bot.questionnaire import SKIPPED, Answers, Option, Question, Questionnaire, yesno
 from bot.safety.check import SAFETY
 
@@ -142,11 +143,14 @@ CHECK = Questionnaire("booking_check", CHECK_QUESTIONS)
 RESCHEDULE = Questionnaire("reschedule", (next(q for q in QUESTIONS if q.slot == "call_time"),))
 
 
+NONE_OF_THESE_TIMES = N_("None of these times")
+
+
 def offered_times(labels: list[str], questionnaire: Questionnaire = BOOKING) -> Questionnaire:
     """``questionnaire`` (the booking, or a change of time) with ``call_time``'s options: the times
     just offered (value = their position), and "none of these"."""
     options = tuple(Option(str(i), label) for i, label in enumerate(labels))
-    options += (Option(NO_TIME_SUITS, "None of these times", ("none", "none of these", "neither", "other time",
+    options += (Option(NO_TIME_SUITS, NONE_OF_THESE_TIMES, ("none", "none of these", "neither", "other time",
                                                                 "another time", "different time")),)
     return Questionnaire(questionnaire.name, tuple(
         Question(q.slot, q.kind, q.label, options, q.ask_if) if q.slot == "call_time" else q

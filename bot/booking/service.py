@@ -48,7 +48,8 @@ from bot.booking.slots import (
 )
 from bot.cases import conversation_key
 from bot.db import transaction
-from bot.i18n import spoken_time
+from bot.i18n import N_, spoken_time, translate
+from bot.languages import supported
 from bot.models import CONTACT_METHODS, UPDATE_FREQUENCIES, Booking, Case, CaseEvent, Officer, OutboxMessage, utcnow
 from bot.settings import Settings
 
@@ -205,23 +206,27 @@ def _notify(session: Session, settings: Settings, officer: Officer, booking: Boo
     )
 
 
+REMINDER = N_("Reminder: your appointment with {officer_name} is on {call_time}. Reply STOP to opt out.")
+
+
 def _schedule_reminder(session: Session, settings: Settings, booking: Booking, officer: Officer,
                        now: datetime) -> Optional[datetime]:
-    """Only when they said texts to that number are safe, and not for a call too soon for one.
-    In English for now: the text is not in the translation catalogs yet."""
+    """Only when they said texts to that number are safe, and not for a call too soon for one;
+    in the language of the call when it is one of ours (else English)."""
     if not booking.reminders_ok or not booking.phone:
         return None
     at = booking.starts_at - timedelta(hours=settings.reminder_hours)
     if at <= now:
         return None
     # Neutral on purpose: nothing says what the call is about (a shared phone is read by others).
-    when = spoken_time(booking.starts_at, "en", settings)
+    language = supported(booking.language)
+    when = spoken_time(booking.starts_at, language, settings)
     message = outbox.enqueue(
         session,
         dedupe_key=_key(booking, "reminder"),
         topic=REMINDER_TOPIC,
         contact=outbox.Contact("sms", booking.phone),
-        body=f"Reminder: your appointment with {officer.first_name} is on {when}. Reply STOP to opt out.",
+        body=translate(REMINDER, language).format(officer_name=officer.first_name, call_time=when),
         case_id=booking.case_id,
         now=now,
     )

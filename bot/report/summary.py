@@ -6,16 +6,16 @@ from typing import Any, Mapping
 
 import phonenumbers
 
-from bot.i18n import format_day
+from bot.i18n import N_, format_day, translate
 from bot.report.questions import BY_SLOT, SKIPPED, Question, answered_slots
 
-SKIPPED_LABEL = "I'd rather not say"
+SKIPPED_LABEL = N_("I'd rather not say")
 MAX_TEXT_IN_SUMMARY = 300
 
 
 def display_value(question: Question, value: Any, language: str = "en") -> str:
     if value == SKIPPED:
-        return SKIPPED_LABEL
+        return translate(SKIPPED_LABEL, language)
     if isinstance(value, list):
         return ", ".join(display_value(question, v, language) for v in value)
     if isinstance(value, dict):
@@ -25,7 +25,7 @@ def display_value(question: Question, value: Any, language: str = "en") -> str:
         return str(value.get("email", ""))
     option = question.option(str(value)) if question.options else None
     if option is not None:
-        return option.label
+        return translate(option.label, language)
     if question.kind == "when":
         try:
             return format_day(date.fromisoformat(value), language)
@@ -39,10 +39,10 @@ def summary_text(answers: Mapping[str, Any], language: str = "en") -> str:
     lines = []
     for slot in answered_slots(answers):
         question = BY_SLOT[slot]
-        lines.append(f"• {question.label}: {display_value(question, answers[slot], language)}")
+        lines.append(f"• {translate(question.label, language)}: {display_value(question, answers[slot], language)}")
     return "\n".join(lines)
 
 
-def change_choices(answers: Mapping[str, Any]) -> list[tuple[str, str]]:
+def change_choices(answers: Mapping[str, Any], language: str = "en") -> list[tuple[str, str]]:
     """(slot, label) for each answer the person can change, in the order asked."""
-    return [(slot, BY_SLOT[slot].label) for slot in answered_slots(answers)]
+    return [(slot, translate(BY_SLOT[slot].label, language)) for slot in answered_slots(answers)]
