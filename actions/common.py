@@ -43,6 +43,7 @@ def reply_of(tracker: Tracker) -> Reply:
         intent=intent.get("name"),
         confidence=float(intent.get("confidence") or 0.0),
         value=str(value) if value is not None else None,
+        language=language_of(tracker),
     )
 
 

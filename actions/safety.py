@@ -22,7 +22,7 @@ from bot.cases import SafetyResult, flag_immediate_risk, record_safety_check, sa
 from bot.db import session_factory
 from bot.report.flow import account_from_danger
 from bot.safety.check import SAFETY, with_facts
-from bot.safety.danger import danger_signs
+from bot.safety.lexicons import signs_in_any_language as danger_signs
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from bench import booking
+from bench import booking, languages
 from bench.journeys import BASELINE_JOURNEY, REPORT_JOURNEY
 from bot import migrate, settings as settings_module
 from bot.model import ensure_model, model_path
@@ -183,55 +183,6 @@ def run_project(tmp: Path) -> dict:
     return {"train": train, "levels": levels, "memory": memory, "warm_last": warm_last}
 
 
-HELDOUT = ROOT / "tests" / "data" / "nlu_en_heldout.yml"
-
-
-def nlu_heldout(tmp: Path) -> dict:
-    """Intent accuracy and macro-F1 of the served model on messages it never trained on."""
-    import json
-
-    out = tmp / "nlu-heldout"
-    timed_run([sys.executable, "-m", "rasa", "test", "nlu", "--nlu", str(HELDOUT), "--model", str(ensure_model()),
-               "--out", str(out), "--no-plot"], ROOT, dict(rasa_env(tmp), PYTHONPATH=str(ROOT)), tmp / "nlu-heldout.log")
-    result = json.loads((out / "intent_report.json").read_text())
-    worst = sorted((v["f1-score"], k) for k, v in result.items() if isinstance(v, dict) and "support" in v
-                   and k not in ("macro avg", "weighted avg", "micro avg"))[:3]
-    return {"accuracy": result["accuracy"], "macro_f1": result["macro avg"]["f1-score"],
-            "examples": result["macro avg"]["support"], "worst": worst}
-
-
-DANGER_SET = ROOT / "tests" / "data" / "danger_en.yml"
-
-
-def danger_figures(tmp: Path) -> dict:
-    """Danger recall and false alarms of the served model (classifier + lexicon) on the
-    labelled set kept apart from the training data, parsed in a child process."""
-    import json
-
-    script = (
-        "import asyncio, json, sys, yaml\n"
-        "from rasa.core.agent import Agent\n"
-        "from bot.safety.danger import danger_signs\n"
-        "agent = Agent.load(sys.argv[1])\n"
-        "data = yaml.safe_load(open(sys.argv[2]))\n"
-        "async def intent(t): return (await agent.parse_message(t))['intent']['name']\n"
-        "out = {k: [(asyncio.run(intent(t)) == 'danger', bool(danger_signs(t))) for t in v] for k, v in data.items()}\n"
-        "print(json.dumps(out))\n"
-    )
-    env = dict(rasa_env(tmp), PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", script, str(ensure_model()), str(DANGER_SET)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    danger, other = result["danger"], result["not_danger"]
-    return {
-        "n_danger": len(danger), "n_other": len(other),
-        "recall": sum(p for p, _ in danger) / len(danger),
-        "false_alarms": sum(p for p, _ in other) / len(other),
-        "lexicon_recall": sum(lex for _, lex in danger) / len(danger),
-        "lexicon_false_alarms": sum(lex for _, lex in other) / len(other),
-    }
-
-
 def report(base: dict, proj: dict, started: datetime.datetime, elapsed: float, load_avg: tuple) -> str:
     ratio = lambda a, b: f"{a / b:.2f}x" if b else "n/a"  # noqa: E731
     lines = [
@@ -272,19 +223,8 @@ def report(base: dict, proj: dict, started: datetime.datetime, elapsed: float, l
               "| process | peak MB |", "|---|---:|"]
     for label, mb in {**base["memory"], **proj["memory"]}.items():
         lines.append(f"| {label} | {mb:.0f} |")
-    nlu = proj.get("nlu")
-    if nlu:
-        lines += ["", f"## Language model on held-out messages ({HELDOUT.relative_to(ROOT)}, {nlu['examples']} examples, English)",
-                  "", f"- intent accuracy {nlu['accuracy']:.3f}, macro-F1 {nlu['macro_f1']:.3f}",
-                  "- weakest intents (F1): " + ", ".join(f"{k} {f:.2f}" for f, k in nlu["worst"])]
-    danger = proj.get("danger")
-    if danger:
-        lines += ["", f"## Danger now ({DANGER_SET.relative_to(ROOT)}: {danger['n_danger']} danger, "
-                  f"{danger['n_other']} not; kept apart from the training data)", "",
-                  "| detector | recall on danger | false alarms |", "|---|---:|---:|",
-                  f"| served model (classifier + lexicon) | {danger['recall']:.1%} | {danger['false_alarms']:.1%} |",
-                  f"| lexicon alone | {danger['lexicon_recall']:.1%} | {danger['lexicon_false_alarms']:.1%} |",
-                  "", "Aim: recall 100%, false alarms under 5%."]
+    if proj.get("languages"):
+        lines += [""] + languages.markdown(proj["languages"], proj["train"], proj["english_only"])
     if proj.get("offers"):
         lines += [""] + booking.markdown(proj["offers"])
     return "\n".join(lines) + "\n"
@@ -298,10 +238,11 @@ def main() -> int:
         base = run_baseline(tmp)
         print("Project: train, serve, load ...", flush=True)
         proj = run_project(tmp)
-        print("Project: language model on held-out messages ...", flush=True)
-        proj["nlu"] = nlu_heldout(tmp)
-        print("Project: danger recall and false alarms ...", flush=True)
-        proj["danger"] = danger_figures(tmp)
+        env = dict(rasa_env(tmp), PYTHONPATH=str(ROOT))
+        print("Project: each language's held-out messages and danger sets ...", flush=True)
+        proj["languages"] = languages.parse_figures(ensure_model(), env)
+        print("English-only model (before issue 5): train and measure ...", flush=True)
+        proj["english_only"] = languages.english_only(tmp, env, timed_run)
         print("Project: first free officer slots ...", flush=True)
         proj["offers"] = booking.offers_figures(tmp)
     except Exception:

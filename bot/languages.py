@@ -86,6 +86,25 @@ def named_language(text: str) -> Optional[str]:
     return _names().get(norm)
 
 
+def mentioned_language(text: str) -> Optional[str]:
+    """The one language a message names anywhere in it ("can we speak polish", "urdu mein
+    baat karein"); None when it names none, or several."""
+    norm = f" {normalise(text)} "
+    found = {code for name, code in _names().items() if f" {name} " in norm}
+    return found.pop() if len(found) == 1 else None
+
+
+def chosen_language(entities: list[dict]) -> Optional[str]:
+    """The language a message chose: a language button's payload, or a language named in a
+    request to change (bot/rasa_ext/language_nlu.py marks those with the ``LanguageName``
+    extractor); not merely the language the message happens to be written in."""
+    for entity in entities:
+        if entity.get("entity") == "language" and entity.get("value") in LANGUAGES and \
+                entity.get("extractor") in (None, "LanguageName"):
+            return entity["value"]
+    return None
+
+
 # --- identification --------------------------------------------------------------------------
 
 _GURMUKHI = re.compile(r"[\u0A00-\u0A7F]")
@@ -143,10 +162,12 @@ def lingua_reading(text: str) -> dict[str, float]:
 class LearnedReader:
     """Which of our languages a message is in, learned from the training data's examples
     (each labelled with its file's language): character n-grams, so that it knows Roman Urdu
-    from romanised Punjabi, and Polish without its diacritics."""
+    from romanised Punjabi, and Polish without its diacritics. Trained with scikit-learn;
+    kept and applied as plain arrays (``from_arrays``), so a model file holds no pickle."""
 
-    def __init__(self, model=None) -> None:
-        self.model = model
+    def __init__(self, model=None, arrays: Optional[dict] = None) -> None:
+        self.model = model  # the scikit-learn pipeline, right after training
+        self.arrays = arrays  # or: classes, vocabulary (n-gram -> column), idf, coef, intercept
 
     @classmethod
     def fit(cls, texts: list[str], labels: list[str]) -> "LearnedReader":
@@ -157,18 +178,52 @@ class LearnedReader:
         if len(set(labels)) < 2:
             return cls(None)
         model = make_pipeline(
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=1,
-                            preprocessor=normalise),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=2, preprocessor=normalise),
             LogisticRegression(C=20.0, max_iter=2000),
         )
         model.fit(texts, labels)
         return cls(model)
 
+    @classmethod
+    def from_arrays(cls, meta: dict, arrays: dict) -> "LearnedReader":
+        return cls(None, {"classes": list(meta["classes"]),
+                          "vocabulary": {gram: i for i, gram in enumerate(meta["vocabulary"])}, **arrays})
+
     def probabilities(self, text: str) -> dict[str, float]:
-        if self.model is None or not text.strip():
+        if not text.strip():
             return {}
-        probs = self.model.predict_proba([text])[0]
-        return {code: float(p) for code, p in zip(self.model.classes_, probs)}
+        if self.model is not None:
+            probs = self.model.predict_proba([text])[0]
+            return {code: float(p) for code, p in zip(self.model.classes_, probs)}
+        if self.arrays is None:
+            return {}
+        return self._apply(text)
+
+    def _apply(self, text: str) -> dict[str, float]:
+        """What TfidfVectorizer(char_wb, 1-4, sublinear_tf, l2) and LogisticRegression compute."""
+        import numpy as np
+
+        a = self.arrays
+        counts: dict[int, int] = {}
+        for word in normalise(text).split():
+            padded = f" {word} "
+            for n in range(1, 5):
+                for i in range(len(padded) - n + 1):
+                    column = a["vocabulary"].get(padded[i:i + n])
+                    if column is not None:
+                        counts[column] = counts.get(column, 0) + 1
+        if not counts:
+            return {}
+        columns = np.fromiter(counts, dtype=np.int64)
+        values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * a["idf"][columns]
+        values /= np.linalg.norm(values) or 1.0
+        logits = a["coef"][:, columns] @ values + a["intercept"]
+        if len(a["classes"]) == 2:  # binary: one row of coefficients
+            p = 1.0 / (1.0 + np.exp(-logits[0]))
+            return {a["classes"][0]: float(1 - p), a["classes"][1]: float(p)}
+        logits = logits - logits.max()
+        probs = np.exp(logits) / np.exp(logits).sum()
+        return {code: float(p) for code, p in zip(a["classes"], probs)}
 
 
 def identify(text: str, learned: Optional[Mapping[str, float]] = None) -> Identified:

@@ -7,8 +7,9 @@ import unicodedata
 # Indic scripts (Devanagari to Sinhala: Bengali and Gurmukhi among them) write vowels as marks:
 # they are part of the word, never accents to take off.
 _INDIC = re.compile(r"[\u0900-\u0DFF]")
-# Arabic-script letters written more than one way (Arabic and Urdu keyboards): one form each.
-_FOLD = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ہ": "ه", "ۃ": "ه", "ـ": None})
+# Arabic-script letters written more than one way (Arabic and Urdu keyboards): one form each;
+# and the Polish ł, which has no accent to take off but is typed as l without Polish keys.
+_FOLD = str.maketrans({"ł": "l", "Ł": "l", "ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ہ": "ه", "ۃ": "ه", "ـ": None})
 _NOT_WORD = re.compile(r"[^\w'\u0900-\u0DFF]+")
 
 

@@ -73,11 +73,16 @@ def test_the_999_advice_needs_no_action_and_asks_if_they_are_safe():
     assert [b["payload"] for b in advice["buttons"]] == ["/affirm", "/deny"]
 
 
-def test_no_slot_can_be_set_from_a_message_except_danger_now():
+def test_no_slot_can_be_set_from_a_message_except_danger_now_and_the_language():
     for name, slot in DOMAIN["slots"].items():
         if name == "immediate_risk":
             # Set in the same turn as the danger message, even with the action server down.
             assert slot["mappings"] == [{"type": "from_intent", "intent": "danger", "value": True}]
+            continue
+        if name == "language":
+            # Set in the same turn from what the message is written in or names (a typed
+            # "/greet{\"language\": \"xx\"}" can set any value: it is rendered as English).
+            assert slot["mappings"] == [{"type": "from_entity", "entity": "language"}]
             continue
         assert slot["mappings"] == [{"type": "custom"}], name
 
@@ -139,4 +144,4 @@ def test_the_message_catalog_template_is_up_to_date():
 
     with Path(POT).open("rb") as fh:
         pot = {m.id for m in read_po(fh) if m.id}
-    assert pot == {message for message, _ in source_messages()}, "run: make update-messages"
+    assert pot == {message for message, _, _ in source_messages()}, "run: make update-messages"

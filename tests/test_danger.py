@@ -114,13 +114,19 @@ def test_the_classifier_alone_is_overruled_when_the_message_reads_as_a_report():
     assert unknown.get("intent")["name"] == "danger"  # wording the lexicon does not know: the model's word stands
 
 
-def test_the_labelled_set_is_kept_apart_from_the_training_data():
-    training = set()
-    for path in (Path(__file__).parent.parent / "data" / "nlu").glob("*.yml"):
-        for block in yaml.safe_load(path.read_text())["nlu"]:
-            training |= {line[2:].strip().lower() for line in block["examples"].splitlines() if line.startswith("- ")}
-    labelled = {str(t).lower() for texts in LABELLED.values() for t in texts}
-    assert not training & labelled
+def _examples(path: Path) -> set[str]:
+    return {line.strip()[2:].strip().lower() for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]
+            for line in block["examples"].splitlines() if line.strip().startswith("- ")}
+
+
+def test_the_labelled_sets_and_held_out_messages_are_kept_apart_from_the_training_data():
+    root = Path(__file__).parent.parent
+    training = set().union(*(_examples(p) for p in (root / "data" / "nlu").glob("*.yml")))
+    for path in (root / "tests" / "data").glob("danger_*.yml"):
+        labelled = {str(t).lower() for texts in yaml.safe_load(path.read_text(encoding="utf-8")).values() for t in texts}
+        assert not training & labelled, (path.name, sorted(training & labelled)[:5])
+    for path in (root / "tests" / "data").glob("nlu_*_heldout.yml"):
+        assert not training & _examples(path), (path.name, sorted(training & _examples(path))[:5])
 
 
 def test_an_overruled_message_whose_next_guess_is_doubtful_becomes_the_fallback():
@@ -130,3 +136,66 @@ def test_an_overruled_message_whose_next_guess_is_doubtful_becomes_the_fallback(
                                                {"name": "inform", "confidence": 0.05}]})
     DangerLexicon().process([message])
     assert message.get("intent")["name"] == "nlu_fallback"
+
+
+# --- the other nine languages (bot/safety/lexicons.py) -----------------------------------------
+
+from bot.safety import lexicons  # noqa: E402
+
+OTHER_LANGUAGES = sorted(p.stem for p in lexicons.LEXICON_DIR.glob("*.yml"))
+
+
+def _labelled(lang: str) -> dict:
+    return yaml.safe_load((Path(__file__).parent / "data" / f"danger_{lang}.yml").read_text(encoding="utf-8"))
+
+
+def test_every_language_but_english_has_a_lexicon_and_a_labelled_set():
+    from bot.languages import CODES
+
+    assert OTHER_LANGUAGES == sorted(c for c in CODES if c != "en")
+    for lang in OTHER_LANGUAGES:
+        assert len(_labelled(lang)["danger"]) >= 40 and len(_labelled(lang)["not_danger"]) >= 40
+
+
+@pytest.mark.parametrize("lang", OTHER_LANGUAGES)
+def test_every_danger_message_is_caught_in_its_own_language(lang):
+    missed = [t for t in _labelled(lang)["danger"] if lang not in
+              {s.split(":")[0] for s in lexicons.signs_in_any_language(str(t))}]
+    assert missed == []
+
+
+@pytest.mark.parametrize("lang", OTHER_LANGUAGES)
+def test_false_alarms_stay_under_five_percent_in_every_language(lang):
+    others = [str(t) for t in _labelled(lang)["not_danger"]]
+    alarms = [t for t in others if lexicons.signs_in_any_language(t)]
+    assert len(alarms) / len(others) < 0.05, alarms
+
+
+def test_phrases_with_word_endings_and_gaps():
+    phrases = lexicons.PhraseSet(["stoi pod drzwi*", "jest ~ domu", "ma nóż"])
+    assert phrases.search(lexicons.padded("On stoi pod drzwiami!"))
+    assert phrases.search(lexicons.padded("on jest u mnie w domu"))
+    assert phrases.search(lexicons.padded("MA NOZ"))
+    assert not phrases.search(lexicons.padded("jest daleko od mojego starego domu"))  # more than three words apart
+    assert not phrases.search(lexicons.padded("stoisz pod drzwiami"))  # a different word, not an ending
+
+
+def test_when_two_languages_match_the_likelier_one_speaks():
+    signs = ["es:help", "pt:help"]
+    assert lexicons.language_of(signs) == "es"
+    assert lexicons.language_of(signs, {"pt": 0.8, "es": 0.2}) == "pt"
+    assert lexicons.language_of(["perpetrator_here"]) is None  # English's own reader
+
+
+def test_every_lexicon_reads_a_long_message_quickly():
+    text = " ".join(str(t) for lang in OTHER_LANGUAGES for t in _labelled(lang)["not_danger"])[:5000]
+    assert _best_time_all(text) < 0.100
+
+
+def _best_time_all(text: str) -> float:
+    best = 1.0
+    for _ in range(3):
+        start = time.perf_counter()
+        lexicons.signs_in_any_language(text)
+        best = min(best, time.perf_counter() - start)
+    return best

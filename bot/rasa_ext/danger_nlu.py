@@ -17,6 +17,11 @@ combines the two:
   classifier alone says "danger" with full confidence to one report in twelve that mentions a
   knife, a fire or an attack in the past; the lexicon is the first net, the classifier a second.
 
+Every language is read on every message (bot/safety/lexicons.py for the nine beside English),
+whatever language the conversation is in. When another language's phrases match and the
+message's language was not otherwise sure, that language becomes the message's ``language``
+entity: the 999 advice is given in the language the danger was told in.
+
 Nothing of the text is logged.
 """
 from __future__ import annotations
@@ -31,7 +36,11 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.safety.danger import danger_signs, reads_as_report, says_now
+from bot.rasa_ext.language_nlu import LIKELIHOOD_KEY, message_language, set_language
+from bot.safety import lexicons
+from bot.safety.lexicons import reads_as_report_in_any_language as reads_as_report
+from bot.safety.lexicons import says_now_in_any_language as says_now
+from bot.safety.lexicons import signs_in_any_language as danger_signs
 
 DANGER_INTENT = "danger"
 
@@ -61,7 +70,11 @@ class DangerLexicon(GraphComponent, IntentClassifier):
             if not text:
                 continue
             ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != DANGER_INTENT]
-            if danger_signs(text):
+            signs = danger_signs(text)
+            if signs:
+                spoken = lexicons.language_of(signs, message.get(LIKELIHOOD_KEY))
+                if spoken and message_language(message) is None:
+                    set_language(message, spoken, "DangerLexicon")
                 top = {INTENT_NAME_KEY: DANGER_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
                 message.set(INTENT, top, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)

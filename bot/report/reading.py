@@ -14,12 +14,20 @@ from typing import Any, Optional
 
 import phonenumbers
 
+from bot.i18n import translate
+from bot.languages import named_language
 from bot.report.questions import SKIPPED, Question
 from bot.text import normalise
 
 # Intents that interrupt a question; each has a rule in data/rules/ (a test checks).
-COMMAND_INTENTS = frozenset({"stop", "go_back", "change_answer", "ask_about_service", "danger", "not_now"})
+COMMAND_INTENTS = frozenset({"stop", "go_back", "change_answer", "ask_about_service", "danger", "not_now",
+                             "choose_language"})
 COMMAND_CONFIDENCE = 0.6
+# In the other nine languages a typed command is known by the language model alone (the word
+# lists below are English): sure, and short, so that an account of what happened is never
+# read as "stop".
+SURE_COMMAND_CONFIDENCE = 0.8
+SHORT_COMMAND_WORDS = 5
 ANSWER_CONFIDENCE = 0.6
 MAX_TEXT_CHARS = 4000
 
@@ -51,6 +59,7 @@ class Reply:
     intent: Optional[str] = None
     confidence: float = 0.0
     value: Optional[str] = None  # from a button payload /choose{"value": ...}
+    language: str = "en"  # the conversation's
 
     @property
     def is_payload(self) -> bool:
@@ -94,14 +103,15 @@ def _negated(norm: str, span: tuple[int, int]) -> bool:
     return not (own & NEGATORS) and bool(negating & NEGATORS)
 
 
-def matching_options(question: Question, text: str) -> list[str]:
-    """The options the words pick, in the question's order. A match inside a longer match
+def matching_options(question: Question, text: str, language: str = "en") -> list[str]:
+    """The options the words pick, in the question's order (an option's label in the language
+    of the conversation picks it too). A match inside a longer match
     of another option does not count ("once" in "more than once"), nor does a negated one
     ("no photos", "it wasn't violent")."""
     norm = normalise(text)
     spans: dict[str, list[tuple[int, int]]] = {}
     for opt in question.options:
-        if normalise(opt.label) == norm:
+        if normalise(opt.label) == norm or normalise(translate(opt.label, language)) == norm:
             return [opt.value]
         if opt.words:
             found = [m.span() for m in _pattern(opt.words).finditer(norm) if not _negated(norm, m.span())]
@@ -161,11 +171,18 @@ WHOLE_COMMANDS = {
 QUESTION_WORDS = ("what", "who", "why", "how", "is", "are", "will", "can", "does", "do", "where", "when")
 
 
+def _sure_and_short(reply: Reply) -> bool:
+    """In a language without word lists here: the model is sure, and the message is short."""
+    return reply.confidence >= SURE_COMMAND_CONFIDENCE and _word_count(reply.text) <= SHORT_COMMAND_WORDS
+
+
 def is_stop_request(reply: Reply) -> bool:
     """The stop button, or a message that is nothing but a request to stop."""
     if reply.is_payload:
         return reply.intent == "stop"
-    return normalise(reply.text) in _phrases(WHOLE_COMMANDS["stop"])
+    if normalise(reply.text) in _phrases(WHOLE_COMMANDS["stop"]):
+        return True
+    return reply.language != "en" and reply.intent == "stop" and _sure_and_short(reply)
 
 
 def _is_command(question: Question, reply: Reply) -> bool:
@@ -178,18 +195,23 @@ def _is_command(question: Question, reply: Reply) -> bool:
     norm = normalise(reply.text)
     if reply.intent == "stop":
         return is_stop_request(reply)  # never on a misreading: it throws the report away
+    if reply.intent == "choose_language":
+        return named_language(reply.text) is not None or _sure_and_short(reply)
     if question.kind in ("text", "contact"):
         if reply.intent == "danger":
             return False  # kept as the answer, with the 999 advice (see read_reply)
         if reply.intent == "ask_about_service":
-            return "?" in reply.text or norm.split(" ")[0] in QUESTION_WORDS
+            return "?" in reply.text or norm.split(" ")[0] in QUESTION_WORDS or (
+                reply.language != "en" and _sure_and_short(reply))
+        if reply.language != "en" and _sure_and_short(reply):
+            return True
         return norm in _phrases(WHOLE_COMMANDS.get(reply.intent, ()))
     if reply.intent == "danger":
         return True  # a false alarm costs a sentence; a miss can cost a life
-    if question.options and matching_options(question, reply.text):
+    if question.options and matching_options(question, reply.text, reply.language):
         return False  # it answers the question ("more than once" is not "stop")
     words = COMMAND_WORDS.get(reply.intent)
-    if words and not _pattern(words).search(norm):
+    if words and not _pattern(words).search(norm) and not (reply.language != "en" and _sure_and_short(reply)):
         return False
     return True
 
@@ -280,7 +302,7 @@ def _read_contact(text: str) -> Outcome:
 
 def _read_options(question: Question, reply: Reply, today: date) -> Outcome:
     text = reply.text.strip()
-    found = matching_options(question, text)
+    found = matching_options(question, text, reply.language)
     if len(found) > 1 and EXCLUSIVE & set(found):
         return Outcome("unclear", problem="choice")  # "nothing yet but photos": ask again
     by_intent = {"affirm": question.on_affirm, "deny": question.on_deny}
@@ -296,7 +318,7 @@ def _read_options(question: Question, reply: Reply, today: date) -> Outcome:
         value = found[0]
         return Outcome("answer", _when_value(value, today) if question.kind == "when" else value)
     if question.kind == "when":
-        parsed = parse_date(text, today)
+        parsed = parse_date(text, today, reply.language)
         if parsed is not None:
             if parsed > today:
                 return Outcome("unclear", problem="future_date")
@@ -326,7 +348,7 @@ def parse_date(text: str, today: date, language: str = "en") -> Optional[date]:
     base = datetime(today.year, today.month, today.day, 12, 0)
     found = dateparser.parse(
         text,
-        languages=[language],
+        languages=list(dict.fromkeys([language, "en"])),
         settings={"PREFER_DATES_FROM": "past", "RELATIVE_BASE": base, "DATE_ORDER": "DMY", "STRICT_PARSING": False},
     )
     return found.date() if found else None

@@ -167,9 +167,13 @@ def says_now_in_any_language(text: str) -> bool:
     return english.says_now(text) or says_now(text)
 
 
-def language_of(signs: list[str]) -> Optional[str]:
-    """The language whose phrases matched (the first, if several did)."""
-    return signs[0].split(":", 1)[0] if signs and ":" in signs[0] else None
+def language_of(signs: list[str], likelihood: Optional[dict[str, float]] = None) -> Optional[str]:
+    """The language whose phrases matched; when several did (Spanish and Portuguese share
+    "socorro"), the likeliest by ``likelihood`` (bot.languages.LearnedReader), else the first."""
+    spoken = list(dict.fromkeys(sign.split(":", 1)[0] for sign in signs if ":" in sign))
+    if not spoken:
+        return None
+    return max(spoken, key=lambda code: (likelihood or {}).get(code, 0.0)) if likelihood else spoken[0]
 
 
 if __name__ == "__main__":  # python -m bot.safety.lexicons pl: the lexicon against its labelled set
