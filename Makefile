@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 RASA := PYTHONPATH=$(CURDIR) SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false $(VENV)/bin/rasa
 
 .PHONY: run test bench setup venv translations migrate model validate test-stories test-py \
-        extract-messages update-messages compile-messages lock clean
+        extract-messages update-messages compile-messages check-messages lock clean
 
 ## Set-up: whatever is missing (venv, translations, database, model).
 setup: venv translations migrate model
@@ -57,6 +57,9 @@ update-messages: extract-messages
 
 compile-messages: venv
 	@$(PY) -m bot.i18n_catalogs compile
+
+check-messages: venv
+	$(PY) -m bot.i18n_catalogs check
 
 ## Re-pin every dependency from requirements.in (needs network access to PyPI).
 lock:
