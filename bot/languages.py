@@ -59,16 +59,20 @@ def supported(code: Optional[str]) -> str:
 # "Polski", "po polsku", "urdu", "bangla". Matched on the whole message, normalised.
 NAMES: dict[str, tuple[str, ...]] = {
     "en": ("english", "in english", "english please", "angielski", "po angielsku", "saesneg", "engleza", "ingles",
-           "inglés", "انگریزی", "انجلش", "الانجليزية", "الإنجليزية", "ইংরেজি", "ਅੰਗਰੇਜ਼ੀ", "angrezi", "ingreji"),
-    "cy": ("cymraeg", "welsh", "yn gymraeg", "gymraeg", "galeza"),
-    "pl": ("polski", "polish", "po polsku", "polsku", "jezyk polski", "polaco", "polonesa", "polonez", "poloneza"),
-    "ro": ("romana", "română", "romaneste", "românește", "in romana", "limba romana", "romanian", "rumano", "romeno"),
-    "pa": ("ਪੰਜਾਬੀ", "punjabi", "panjabi", "punjabi vich", "پنجابی"),
-    "ur": ("اردو", "urdu", "urdu mein", "urdu main", "urdu me"),
-    "pt": ("portugues", "português", "portuguese", "em portugues", "portugalski", "portugheza"),
-    "es": ("espanol", "español", "spanish", "castellano", "en espanol", "hiszpanski", "spaniola", "espanhol"),
-    "ar": ("العربية", "عربي", "عربى", "arabic", "arabi", "3arabi", "بالعربي", "بالعربية"),
-    "bn": ("বাংলা", "bangla", "bengali", "bangla te", "banglay", "বাংলায়"),
+           "inglés", "انگریزی", "انجلش", "الانجليزية", "الإنجليزية", "ইংরেজি", "ইংরেজিতে", "ਅੰਗਰੇਜ਼ੀ", "angrezi", "ingreji"),
+    "cy": ("cymraeg", "welsh", "yn gymraeg", "gymraeg", "galeza", "ওয়েলশ", "ویلش", "الويلزية"),
+    "pl": ("polski", "polish", "po polsku", "polsku", "jezyk polski", "polaco", "polonesa", "polonez", "poloneza",
+           "পোলিশ", "ਪੋਲਿਸ਼", "پولش", "پولستانی", "البولندية"),
+    "ro": ("romana", "română", "romaneste", "românește", "in romana", "limba romana", "romanian", "rumano", "romeno",
+           "রোমানিয়ান", "رومانوی", "الرومانية"),
+    "pa": ("ਪੰਜਾਬੀ", "ਪੰਜਾਬੀ ਵਿੱਚ", "punjabi", "panjabi", "punjabi vich", "پنجابی", "পাঞ্জাবি", "البنجابية"),
+    "ur": ("اردو", "urdu", "urdu mein", "urdu main", "urdu me", "উর্দু", "উর্দুতে", "ਉਰਦੂ", "الأردية"),
+    "pt": ("portugues", "português", "portuguese", "em portugues", "portugalski", "portugheza", "পর্তুগিজ", "پرتگالی",
+           "البرتغالية"),
+    "es": ("espanol", "español", "spanish", "castellano", "en espanol", "hiszpanski", "spaniola", "espanhol",
+           "স্প্যানিশ", "ہسپانوی", "الإسبانية"),
+    "ar": ("العربية", "عربي", "عربى", "arabic", "arabi", "3arabi", "بالعربي", "بالعربية", "আরবি", "ਅਰਬੀ"),
+    "bn": ("বাংলা", "bangla", "bengali", "bangla te", "banglay", "বাংলায়", "بنگالی", "ਬੰਗਾਲੀ", "البنغالية"),
 }
 
 
