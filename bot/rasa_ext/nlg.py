@@ -25,6 +25,7 @@ import copy
 from collections import OrderedDict
 from typing import Any, Dict, Optional, Text
 
+from rasa.core.nlg import interpolator
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -81,11 +82,23 @@ class CatalogNLG(TemplatedNaturalLanguageGenerator):
         chosen = self._random_response_for(utter_action, output_channel, filled)
         if chosen is None:
             return None
-        response = self._fill_response(localise(chosen, language), filled, **kwargs)
+        response = self._fill(localise(chosen, language), filled, kwargs)
         if utter_action not in NO_NOTICE:
             self._add_notice(response, utter_action, tracker, language, output_channel, filled)
         if response.get("text"):
             response["text"] = mark_direction(response["text"], language)
+        return response
+
+    def _fill(self, response: dict, filled: dict, values: dict) -> dict:
+        """The slots' and the action's values put into the text and the button titles (never into
+        a button's payload: Rasa's own filler reads '/choose{"value":"x"}' as a placeholder and logs
+        an error, with the start of the slots, for every button)."""
+        variables = self._response_variables(filled, values)
+        if response.get("text"):
+            response["text"] = interpolator.interpolate_text(response["text"], variables)
+        for button in response.get("buttons") or []:
+            if button.get("title"):
+                button["title"] = interpolator.interpolate_text(button["title"], variables)
         return response
 
     # --- notices about the language, on the first reply of a turn --------------------------
@@ -103,7 +116,7 @@ class CatalogNLG(TemplatedNaturalLanguageGenerator):
 
     def _notice(self, name: str, language: str, output_channel: Text, filled: dict, **values: Any) -> Optional[dict]:
         chosen = self._random_response_for(name, output_channel, filled)
-        return self._fill_response(localise(chosen, language), filled, **values) if chosen else None
+        return self._fill(localise(chosen, language), filled, values) if chosen else None
 
     def _add_notice(self, response: dict, utter_action: str, tracker: DialogueStateTracker, language: str,
                     output_channel: Text, filled: dict) -> None:
