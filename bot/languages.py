@@ -247,7 +247,8 @@ def identify(text: str, learned: Optional[Mapping[str, float]] = None) -> Identi
             return Identified(code, confidence=1.0)
     learned = {k: v for k, v in (learned or {}).items() if k in LANGUAGES}
     lingua = lingua_reading(text)
-    words = len(normalise(text).split())
+    # words of letters only: a reference ("KGJ-JP4-F3Y"), a phone number or a postcode says nothing
+    words = sum(1 for w in normalise(text).split() if len(w) > 1 and not any(c.isdigit() for c in w))
     if sum(bool(_ARABIC_SCRIPT.match(c)) for c in letters) > len(letters) / 2:
         # Arabic or Urdu (or Persian): lingua tells the script's languages apart even when short
         best = max(lingua, key=lingua.get)

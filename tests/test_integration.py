@@ -28,7 +28,8 @@ class Chat:
         r = requests.post(f"{self.stack.rasa_url}/webhooks/rest/webhook",
                           json={"sender": self.sender, "message": text, "metadata": {}}, timeout=60)
         r.raise_for_status()
-        reply = "\n".join(m.get("text", "") for m in r.json())
+        self.messages = r.json()
+        reply = "\n".join(m.get("text", "") for m in self.messages)
         self.transcript.append(reply)
         return reply
 

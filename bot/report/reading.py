@@ -15,7 +15,7 @@ from typing import Any, Optional
 import phonenumbers
 
 from bot.i18n import translate
-from bot.languages import named_language
+from bot.languages import mentioned_language
 from bot.report.questions import SKIPPED, Question
 from bot.text import normalise
 
@@ -26,8 +26,8 @@ COMMAND_CONFIDENCE = 0.6
 # In the other nine languages a typed command is known by the language model alone (the word
 # lists below are English): sure, and short, so that an account of what happened is never
 # read as "stop".
-SURE_COMMAND_CONFIDENCE = 0.8
-SHORT_COMMAND_WORDS = 5
+SURE_COMMAND_CONFIDENCE = 0.9
+SHORT_COMMAND_WORDS = 4
 ANSWER_CONFIDENCE = 0.6
 MAX_TEXT_CHARS = 4000
 
@@ -172,8 +172,10 @@ QUESTION_WORDS = ("what", "who", "why", "how", "is", "are", "will", "can", "does
 
 
 def _sure_and_short(reply: Reply) -> bool:
-    """In a language without word lists here: the model is sure, and the message is short."""
-    return reply.confidence >= SURE_COMMAND_CONFIDENCE and _word_count(reply.text) <= SHORT_COMMAND_WORDS
+    """In a language without word lists here: the model is sure, and the message is short and
+    has no digits (a number, a date or an address is an answer)."""
+    return (reply.confidence >= SURE_COMMAND_CONFIDENCE and _word_count(reply.text) <= SHORT_COMMAND_WORDS
+            and not any(c.isdigit() for c in reply.text))
 
 
 def is_stop_request(reply: Reply) -> bool:
@@ -196,7 +198,9 @@ def _is_command(question: Question, reply: Reply) -> bool:
     if reply.intent == "stop":
         return is_stop_request(reply)  # never on a misreading: it throws the report away
     if reply.intent == "choose_language":
-        return named_language(reply.text) is not None or _sure_and_short(reply)
+        return mentioned_language(reply.text) is not None or _sure_and_short(reply)
+    if question.kind == "contact" and _read_contact(reply.text).kind == "answer":
+        return False  # a phone number or an e-mail address, whatever the model made of it
     if question.kind in ("text", "contact"):
         if reply.intent == "danger":
             return False  # kept as the answer, with the 999 advice (see read_reply)
