@@ -6,8 +6,9 @@
 - Danger recall and false alarms per language on the labelled sets
   (tests/data/danger_<lang>.yml), for the served model and for the lexicons alone.
 - The English-only model, as before this issue (data/nlu/en*.yml with the same rules,
-  stories, domain and config), trained in the same run: training time, and the memory of a
-  process that loads each model and parses the same messages.
+  stories and domain, and config.yml as it was then: bench/config_english_only.yml), trained in
+  the same run: training time, and the memory of a process that loads each model and parses
+  messages with it.
 
 Each model is loaded in a child process (rasa's Agent), so the figures are of the model as
 served and the bench's own process stays small.
@@ -90,7 +91,7 @@ def english_only(tmp: Path, env: dict, timed_run) -> dict:
         if not path.stem.startswith("en"):
             path.unlink()
     out = tmp / "english-only-model"
-    train = timed_run([sys.executable, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain.yml",
+    train = timed_run([sys.executable, "-m", "rasa", "train", "--config", "bench/config_english_only.yml", "--domain", "domain.yml",
                        "--data", str(data), "--out", str(out), "--fixed-model-name", "english"], ROOT, env,
                       tmp / "english-only-train.log")
     figures = parse_figures(out / "english.tar.gz", env, codes=("en",))
