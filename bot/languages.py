@@ -153,6 +153,12 @@ def _detector():
     return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
 
 
+def warm_up() -> None:
+    """Load lingua's models now (at the Rasa server's start) rather than on someone's first message."""
+    for sample in ("hello there, how are you", "dzień dobry", "مرحبا كيف حالك", "ہیلو آپ کیسے ہیں", "bonjour"):
+        lingua_reading(sample)
+
+
 def lingua_reading(text: str) -> dict[str, float]:
     """lingua's confidence for each language: our codes, and others by their English name."""
     ours = {v: k for k, v in _LINGUA_OURS.items()}

@@ -34,7 +34,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.languages import DEFAULT, LearnedReader, identify, mentioned_language, named_language
+from bot.languages import DEFAULT, LearnedReader, identify, mentioned_language, named_language, warm_up
 
 ENTITY = "language"
 CHOOSE_INTENT = "choose_language"
@@ -97,6 +97,7 @@ class LanguageIdentifier(GraphComponent):
                           for name in ("idf", "coef", "intercept")}
         except ValueError:
             return cls(model_storage, resource)
+        warm_up()
         return cls(model_storage, resource, LearnedReader.from_arrays(meta, arrays))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
