@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.booking.officers import DEMO_OFFICERS, load_officers
+from bot.booking.officers import ensure_demo_officers
 from bot.booking.service import TOPIC
 from bot.db import session_factory
 from bot.models import Booking, Officer, OutboxMessage
@@ -20,10 +20,7 @@ def choose(value: str) -> str:
 
 @pytest.fixture(scope="module")
 def officers(stack):
-    factory = session_factory(stack.settings.database_url)
-    with factory() as s:
-        if not s.execute(select(Officer.id)).first():
-            load_officers(factory, DEMO_OFFICERS)
+    ensure_demo_officers(session_factory(stack.settings.database_url))  # as make run does
     return stack
 
 

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from bot.booking.officers import DEMO_OFFICERS, load_officers
+from bot.booking.officers import ensure_demo_officers
 from bot.db import session_factory
 from bot.i18n import RLM, translate
 from bot.languages import CODES
-from bot.models import Booking, Case, Officer
+from bot.models import Booking, Case
 from bot.settings import ROOT
 from tests.test_integration import Chat
 
@@ -90,10 +90,7 @@ def answer_until_done(chat: Chat, form: str, lang: str, limit: int = 40) -> str:
 
 @pytest.fixture(scope="module")
 def officers(sqlite_stack):
-    factory = session_factory(sqlite_stack.settings.database_url)
-    with factory() as s:
-        if not s.execute(select(Officer.id)).first():
-            load_officers(factory, DEMO_OFFICERS)
+    ensure_demo_officers(session_factory(sqlite_stack.settings.database_url))  # as make run does
     return sqlite_stack
 
 
