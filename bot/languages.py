@@ -125,6 +125,8 @@ _LINGUA_OTHERS = ("FRENCH", "ITALIAN", "GERMAN", "LITHUANIAN", "LATVIAN", "RUSSI
                   "PERSIAN", "CHINESE", "TAMIL", "GUJARATI", "HINDI", "SOMALI", "ALBANIAN", "GREEK", "HUNGARIAN",
                   "SLOVAK", "CZECH", "DUTCH", "TAGALOG", "VIETNAMESE", "JAPANESE", "KOREAN", "THAI")
 
+_OURS_BY_LINGUA = {name: code for code, name in _LINGUA_OURS.items()}
+
 MIN_WORDS = 3  # fewer words than this in a Latin script are never identified alone
 SURE = 0.90  # one reader this sure is enough (with MIN_WORDS)
 AGREED = 0.50  # both readers at least this sure of the same language
@@ -161,11 +163,10 @@ def warm_up() -> None:
 
 def lingua_reading(text: str) -> dict[str, float]:
     """lingua's confidence for each language: our codes, and others by their English name."""
-    ours = {v: k for k, v in _LINGUA_OURS.items()}
     out: dict[str, float] = {}
     for value in _detector().compute_language_confidence_values(text):
         name = value.language.name
-        out[ours.get(name, name.title())] = value.value
+        out[_OURS_BY_LINGUA.get(name, name.title())] = value.value
     return out
 
 
@@ -252,10 +253,13 @@ def identify(text: str, learned: Optional[Mapping[str, float]] = None) -> Identi
         if sum(bool(script.match(c)) for c in letters) > len(letters) / 2:
             return Identified(code, confidence=1.0)
     learned = {k: v for k, v in (learned or {}).items() if k in LANGUAGES}
-    lingua = lingua_reading(text)
     # words of letters only: a reference ("KGJ-JP4-F3Y"), a phone number or a postcode says nothing
     words = sum(1 for w in normalise(text).split() if len(w) > 1 and not any(c.isdigit() for c in w))
-    if sum(bool(_ARABIC_SCRIPT.match(c)) for c in letters) > len(letters) / 2:
+    arabic_script = sum(bool(_ARABIC_SCRIPT.match(c)) for c in letters) > len(letters) / 2
+    if not arabic_script and words < MIN_WORDS:
+        return Identified(None)  # before lingua: most replies are this short
+    lingua = lingua_reading(text)
+    if arabic_script:
         # Arabic or Urdu (or Persian): lingua tells the script's languages apart even when short
         best = max(lingua, key=lingua.get)
         if best in ("ar", "ur") and lingua[best] >= AGREED:
@@ -264,8 +268,6 @@ def identify(text: str, learned: Optional[Mapping[str, float]] = None) -> Identi
             return Identified(None, other=best, confidence=lingua[best])
         guess = max(("ar", "ur"), key=lambda c: lingua.get(c, 0) + learned.get(c, 0))
         return Identified(guess, confidence=lingua.get(guess, 0)) if words >= MIN_WORDS else Identified(None)
-    if words < MIN_WORDS:
-        return Identified(None)
     ours = max(learned, key=learned.get) if learned else None
     p = learned.get(ours, 0.0) if ours else 0.0
     best_lingua = max(lingua, key=lingua.get)

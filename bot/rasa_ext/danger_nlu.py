@@ -36,7 +36,7 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.rasa_ext.language_nlu import LIKELIHOOD_KEY, message_language, set_language
+from bot.rasa_ext.language_nlu import LIKELIHOOD_KEY, force_intent, message_language, set_language
 from bot.safety import lexicons
 from bot.safety.lexicons import reads_as_report_in_any_language as reads_as_report
 from bot.safety.lexicons import says_now_in_any_language as says_now
@@ -75,9 +75,7 @@ class DangerLexicon(GraphComponent, IntentClassifier):
                 spoken = lexicons.language_of(signs, message.get(LIKELIHOOD_KEY))
                 if spoken and message_language(message) is None:
                     set_language(message, spoken, "DangerLexicon")
-                top = {INTENT_NAME_KEY: DANGER_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-                message.set(INTENT, top, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
+                force_intent(message, DANGER_INTENT)
             elif self._overruled(message.get(INTENT) or {}, text) and ranking:
                 nxt = dict(ranking[0])
                 if float(nxt.get(PREDICTED_CONFIDENCE_KEY) or 0.0) < self.fallback_threshold:

@@ -115,13 +115,20 @@ class LanguageIdentifier(GraphComponent):
             if found.code:
                 set_language(message, found.code, "LanguageIdentifier", found.confidence)
             if named_language(text):
-                top = {INTENT_NAME_KEY: CHOOSE_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-                ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != CHOOSE_INTENT]
-                message.set(INTENT, top, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
-            if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == CHOOSE_INTENT and mentioned_language(text):
-                set_language(message, mentioned_language(text), NAMED)
+                force_intent(message, CHOOSE_INTENT)
+            mentioned = mentioned_language(text)
+            if mentioned and (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == CHOOSE_INTENT:
+                set_language(message, mentioned, NAMED)
         return messages
+
+
+def force_intent(message: Message, name: str) -> None:
+    """The message's intent becomes ``name`` with full confidence, first in the ranking, whatever
+    the classifier said (a language's name here; danger now in bot/rasa_ext/danger_nlu.py)."""
+    top = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != name]
+    message.set(INTENT, top, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
 
 
 def set_language(message: Message, code: str, extractor: str, confidence: float = 1.0) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.nlg import interpolator
@@ -50,24 +51,30 @@ def localise(response: Dict[Text, Any], language: str) -> Dict[Text, Any]:
     return out
 
 
-def _since_last_user(tracker: DialogueStateTracker) -> tuple[Optional[UserUttered], list]:
-    after: list = []
-    for event in reversed(tracker.events):
-        if isinstance(event, UserUttered):
-            return event, list(reversed(after))
-        after.append(event)
-    return None, list(reversed(after))
+@dataclass(frozen=True)
+class _Turn:
+    user: UserUttered  # the message this turn answers
+    bot_replied: bool  # a reply to it has already gone out
+    language_before: str  # the conversation's language before it
+    said_before: bool  # the bot had said anything before it
+    language_known: bool  # a language has ever been set (before it or in this turn)
 
 
-def _language_before(tracker: DialogueStateTracker, user: UserUttered) -> str:
-    """The conversation's language before this turn."""
-    value = DEFAULT
-    for event in tracker.events:
-        if event is user:
-            break
-        if isinstance(event, SlotSet) and event.key == SLOT and event.value:
-            value = event.value
-    return value
+def _this_turn(tracker: DialogueStateTracker) -> Optional[_Turn]:
+    """What the notices need to know about the turn, from one pass over the conversation."""
+    events = list(tracker.events)
+    last = next((i for i in range(len(events) - 1, -1, -1) if isinstance(events[i], UserUttered)), None)
+    if last is None:
+        return None
+    language, said, known = DEFAULT, False, False
+    for event in events[:last]:
+        said = said or isinstance(event, BotUttered)
+        if isinstance(event, SlotSet) and event.key == SLOT:
+            known = True
+            language = event.value or language
+    after = events[last + 1:]
+    known = known or any(isinstance(e, SlotSet) and e.key == SLOT for e in after)
+    return _Turn(events[last], any(isinstance(e, BotUttered) for e in after), language, said, known)
 
 
 class CatalogNLG(TemplatedNaturalLanguageGenerator):
@@ -103,10 +110,10 @@ class CatalogNLG(TemplatedNaturalLanguageGenerator):
 
     # --- notices about the language, on the first reply of a turn --------------------------
 
-    def _first_of_turn(self, tracker: DialogueStateTracker, user: UserUttered, after: list) -> bool:
-        if any(isinstance(e, BotUttered) for e in after):
+    def _first_of_turn(self, tracker: DialogueStateTracker, turn: _Turn) -> bool:
+        if turn.bot_replied:
             return False
-        key = (tracker.sender_id, user.timestamp)
+        key = (tracker.sender_id, turn.user.timestamp)
         if key in self._noticed:
             return False
         self._noticed[key] = None
@@ -120,28 +127,27 @@ class CatalogNLG(TemplatedNaturalLanguageGenerator):
 
     def _add_notice(self, response: dict, utter_action: str, tracker: DialogueStateTracker, language: str,
                     output_channel: Text, filled: dict) -> None:
-        user, after = _since_last_user(tracker)
-        if user is None or (user.text or "").startswith("/"):
+        turn = _this_turn(tracker)
+        if turn is None or (turn.user.text or "").startswith("/"):
             return
-        identified = (user.parse_data or {}).get(PARSE_KEY) or {}
-        before = _language_before(tracker, user)
-        said_before = any(isinstance(e, BotUttered) for e in tracker.events if e is not user and e.timestamp < user.timestamp)
-        notice = None
-        if (user.intent or {}).get("name") != CHOOSE_INTENT and before != language and said_before:
-            notice = self._notice("utter_language_switched", language, output_channel, filled)
+        identified = (turn.user.parse_data or {}).get(PARSE_KEY) or {}
+        values: dict = {}
+        offer = False  # the languages to choose from, after the greeting; else a line before the reply
+        if (turn.user.intent or {}).get("name") != CHOOSE_INTENT and turn.language_before != language \
+                and turn.said_before:
+            name = "utter_language_switched"
         elif identified.get("other") and not identified.get("code"):
-            notice = self._notice("utter_language_not_supported", language, output_channel, filled,
-                                  other_language=identified["other"])
-        elif utter_action == "utter_greet" and not any(
-            isinstance(e, SlotSet) and e.key == SLOT for e in tracker.events
-        ):
-            offer = self._notice("utter_language_offer", language, output_channel, filled)
-            if offer:  # the buttons of "which language?" (domain.yml), each language written in itself
-                offer["buttons"] = copy.deepcopy(self.responses["utter_choose_language"][0]["buttons"])
-            notice = offer
-            if notice and self._first_of_turn(tracker, user, after):
-                response["text"] = f"{response.get('text', '')}\n\n{notice['text']}".strip()
-                response["buttons"] = (response.get("buttons") or []) + notice["buttons"]
+            name, values = "utter_language_not_supported", {"other_language": identified["other"]}
+        elif utter_action == "utter_greet" and not turn.language_known:
+            name, offer = "utter_language_offer", True
+        else:
             return
-        if notice and notice.get("text") and self._first_of_turn(tracker, user, after):
+        notice = self._notice(name, language, output_channel, filled, **values)
+        if not notice or not notice.get("text") or not self._first_of_turn(tracker, turn):
+            return
+        if offer:  # with the buttons of "which language?" (domain.yml), each language written in itself
+            response["text"] = f"{response.get('text', '')}\n\n{notice['text']}".strip()
+            response["buttons"] = (response.get("buttons") or []) + copy.deepcopy(
+                self.responses["utter_choose_language"][0]["buttons"])
+        else:
             response["text"] = f"{notice['text']}\n\n{response.get('text', '')}".strip()
