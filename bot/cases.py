@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox, references, referrals
+from bot.channels.phone import link_evidence
 from bot.consent import WORDINGS
 from bot.models import Case, CaseEvent, Consent, RiskAssessment, WorkOrder
 from bot.report.questions import SKIPPED, SLOTS, is_anonymous, relevant_answers
@@ -184,6 +185,8 @@ def submit_report(
         referrals.raise_referrals(session, case, case_facts(case), settings, now)
         _notify_work_orders(session, case, settings, now)
         told = referrals.tell(case, now)
+        session.flush()
+        link_evidence(session, case)
         session.commit()
         return _submission(case, created=True, told=told)
 

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON,
+    LargeBinary,
     Boolean,
     CheckConstraint,
     Column,
@@ -241,8 +242,10 @@ class OutboxMessage(Base):
     sender = Column(String(64))  # the number to send from, when it matters (SMS, WhatsApp)
     subject = Column(String(200))
     body = Column(Text, nullable=False)
+    template = Column(String(64))  # a WhatsApp template (ContentSid) sent instead of the body
     case_id = Column(Integer, ForeignKey("cases.id", ondelete="SET NULL"), index=True)
-    status = Column(String(20), nullable=False, default="pending")  # pending | sending | sent | failed | cancelled
+    # pending | sending | sent | failed | cancelled | held (WhatsApp: until the person writes again)
+    status = Column(String(20), nullable=False, default="pending")
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     locked_until = Column(UTCDateTime)
@@ -364,3 +367,69 @@ class Booking(Base):
 
     officer = relationship("Officer")
     case = relationship("Case")
+
+
+# --- SMS and WhatsApp (bot/channels/phone.py) ------------------------------------------------
+
+PHONE_CHANNELS = ("sms", "whatsapp")
+INBOUND_STATUSES = ("received", "done")
+
+
+class InboundMessage(Base):
+    """A message Twilio delivered to the webhook, stored before Twilio is answered.
+
+    ``message_sid`` is unique: a retried webhook finds its row and is not handled again. The text
+    is kept only until the message has been handled (it is then in the conversation) and cleared
+    after; media links only until the person has said whether to keep them."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (_one_of("channel", PHONE_CHANNELS, "ck_inbound_channel"),
+                      _one_of("status", INBOUND_STATUSES, "ck_inbound_status"),
+                      Index("ix_inbound_pending", "conversation_id", "status", "id"))
+
+    id = Column(Integer, primary_key=True)
+    message_sid = Column(String(64), nullable=False, unique=True)
+    channel = Column(String(10), nullable=False)
+    conversation_id = Column(String(64), nullable=False)
+    body = Column(Text)
+    media = Column(JSON)  # [{"url", "content_type"}] while waiting to be handled
+    status = Column(String(10), nullable=False, default="received")
+    received_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    handled_at = Column(UTCDateTime)
+
+
+class PhoneContact(Base):
+    """A phone number that wrote to the service on a channel: where replies go and what the last
+    reply offered. ``conversation_id`` is a keyed hash of channel and number (bot/channels/tokens.py)."""
+
+    __tablename__ = "phone_contacts"
+    __table_args__ = (_one_of("channel", PHONE_CHANNELS, "ck_contact_channel"),)
+
+    conversation_id = Column(String(64), primary_key=True)
+    channel = Column(String(10), nullable=False)
+    number = Column(String(40), nullable=False)  # E.164, without the whatsapp: prefix
+    service_number = Column(String(40), nullable=False)  # the number they wrote to (replies come from it)
+    opted_out = Column(Boolean, nullable=False, default=False)  # STOP and the other opt-out words
+    last_inbound_at = Column(UTCDateTime)  # WhatsApp's 24-hour window starts here
+    options = Column(JSON)  # the numbered options of the last reply: [{"title", "payload"}]
+    last_reply = Column(Text)  # the last reply sent, to ask again after a question about a photo
+    pending_media = Column(JSON)  # photos or files waiting for the person's yes or no
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class Evidence(Base):
+    """A photo or file a person sent and agreed to keep with their report.
+
+    It belongs to the conversation until the case exists, then to the case too."""
+
+    __tablename__ = "evidence"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(64), nullable=False, index=True)
+    case_id = Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    content_type = Column(String(100), nullable=False)
+    size = Column(Integer, nullable=False)
+    sha256 = Column(String(64), nullable=False)
+    data = Column(LargeBinary, nullable=False)
+    consented_at = Column(UTCDateTime, nullable=False)
+    received_at = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -4,8 +4,9 @@ Whatever raises a notification (a referral, an on-call alert, a work order) writ
 ``OutboxMessage`` row in the same database transaction as the thing it tells of, so
 either both are stored or neither is. A worker (``python -m bot outbox``, started by
 ``make run``) sends due messages with retry and backoff; nothing is lost if Twilio or
-the mail server is down. Bodies carry a case reference and a risk level, never what
-the person wrote.
+the mail server is down. Notifications to staff carry a case reference and a risk level,
+never what the person wrote; replies to a person's texts (topic ``reply``, bot/channels/phone.py)
+carry the conversation to the person's own number, and are never logged.
 
 Transports: ``log`` (development), ``sms`` and ``whatsapp`` (Twilio), ``email`` (SMTP).
 Each raises ``TransientSendError`` (tried again later, with exponential backoff, up to
@@ -151,6 +152,12 @@ class PermanentSendError(SendError):
     """No retry can help (an unsubscribed or invalid number, a refused address)."""
 
 
+class OutsideWhatsAppWindow(PermanentSendError):
+    """WhatsApp takes free text only within 24 hours of the person's last message (Twilio 63016):
+    the message is held until they write again, and an approved template that says nothing
+    about the case tells them there is a message waiting."""
+
+
 class Transport(Protocol):
     def send(self, message: OutboxMessage) -> Optional[str]:
         """Send it; return the provider's id for it, if there is one."""
@@ -213,14 +220,17 @@ class TwilioTransport:
         import requests
         from twilio.base.exceptions import TwilioRestException
 
+        content = {"content_sid": message.template} if message.template else {"body": message.body}
         try:
             created = self.client.messages.create(
                 to=self.address(message.recipient),
                 from_=self.address(message.sender or self.default_from),
-                body=message.body,
+                **content,
             )
         except TwilioRestException as exc:
             code = f"twilio:{exc.status}:{exc.code}"
+            if self.channel == "whatsapp" and exc.code == 63016 and not message.template:
+                raise OutsideWhatsAppWindow(code) from None
             if exc.status in _TWILIO_TRANSIENT_STATUSES or exc.status >= 500:
                 raise TransientSendError(code) from None
             raise PermanentSendError(code) from None
@@ -454,6 +464,10 @@ class Worker:
         transport = self.transports[message.transport]
         try:
             provider_id = transport.send(message)
+        except OutsideWhatsAppWindow as exc:
+            log.warning("outbox message %s (topic %s) held: %s", message.id, message.topic, exc.code)
+            self._hold(message, lease_until, exc.code, stamp())
+            return
         except PermanentSendError as exc:
             log.error("outbox message %s (topic %s) failed: %s", message.id, message.topic, exc.code)
             self._finish(message, lease_until, status="failed", last_error=exc.code, locked_until=None)
@@ -470,6 +484,28 @@ class Worker:
         if not self._finish(message, lease_until, own_lease=False, status="sent", sent_at=stamp(),
                             provider_id=provider_id[:64] if provider_id else None, locked_until=None):
             log.warning("outbox message %s: its lease ran out while it was being sent; it may go twice", message.id)
+
+    def _hold(self, message: OutboxMessage, lease_until: datetime, code: str, now: datetime) -> None:
+        """Keep a WhatsApp message until the person writes again (bot.channels.phone.release_held);
+        the first one held for a number sends the configured template in its place."""
+        if not self._finish(message, lease_until, status="held", last_error=code, locked_until=None):
+            return
+        template = self.settings.twilio_whatsapp_template_sid
+        if not template:
+            log.warning("no TWILIO_WHATSAPP_TEMPLATE_SID: nothing tells the person a message is waiting")
+            return
+        with self.factory() as session, session.begin():
+            others = session.execute(
+                select(func.count()).select_from(OutboxMessage).where(
+                    OutboxMessage.recipient == message.recipient, OutboxMessage.transport == "whatsapp",
+                    OutboxMessage.status == "held", OutboxMessage.id != message.id)
+            ).scalar()
+            if not others:
+                held = OutboxMessage(
+                    dedupe_key=f"whatsapp-template:{message.id}", topic="whatsapp_template", transport="whatsapp",
+                    recipient=message.recipient, sender=message.sender, body="", template=template,
+                    case_id=message.case_id, status="pending", attempts=0, next_attempt_at=now, created_at=now)
+                session.add(held)
 
     def _retry_or_fail(self, message: OutboxMessage, lease_until: datetime, code: str, now: datetime) -> None:
         if message.attempts >= self.max_attempts:

@@ -41,6 +41,11 @@ def environment(settings: Settings, extra: dict[str, str] | None = None) -> dict
     )
     if settings.redis_url:
         env["REDIS_URL"] = settings.redis_url
+    # Every setting read by its own name (bot/settings.py: the ones with defaults), as given.
+    from bot.settings import env_names
+
+    for name, value in env_names(settings).items():
+        env[name] = str(value)
     env.update(extra or {})
     return env
 

@@ -82,6 +82,14 @@ class Settings:
     min_notice_minutes: int = 60  # the soonest a call may be offered
     booking_horizon_days: int = 14  # how far ahead calls are offered
     reminder_hours: int = 2  # a reminder text this long before the call (only where allowed)
+    # Channels (bot/channels/, bot/rasa_ext/webchat.py, bot/rasa_ext/twilio_channel.py).
+    session_secret: str = ""  # signs web chat sessions; empty: a development secret kept in var/
+    web_session_hours: int = 24  # how long a web chat token can resume its conversation
+    widget_origins: str = ""  # pages allowed to open the chat (comma-separated); empty: the demo page's
+    twilio_webhook_url: str = ""  # the public URL Twilio posts to (the signature covers it)
+    twilio_whatsapp_template_sid: str = ""  # approved WhatsApp template for replies after 24 hours
+    max_message_chars: int = 2000  # a longer message gets a kind answer, not an error
+    evidence_max_bytes: int = 10_000_000  # the largest photo or file kept as evidence
 
 
 # Settings read as given, then tidied (the bank-holiday region is a lower-case name).
@@ -99,6 +107,12 @@ def _with_defaults() -> dict:
         value = type(field.default)(raw) if raw else field.default
         values[field.name] = _TIDY.get(field.name, lambda v: v)(value)
     return values
+
+
+def env_names(settings: Settings) -> dict[str, object]:
+    """The settings read from the environment variable of their own name, with their values:
+    what child processes are given so they read the same settings."""
+    return {f.name.upper(): getattr(settings, f.name) for f in fields(Settings) if f.default is not MISSING}
 
 
 def load() -> Settings:

@@ -58,9 +58,25 @@ def settings(database_url):
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 
 
-def _stack(tmp, db_url: str, tracker_url: str, redis_url: str):
+@pytest.fixture(scope="session")
+def fake_twilio():
+    """Twilio's REST API, faked on loopback (tests/fake_twilio.py); every stack sends through it."""
+    from tests.fake_twilio import FakeTwilio
+
+    fake = FakeTwilio().start()
+    yield fake
+    fake.stop()
+
+
+TEST_SMS_NUMBER = "+447700900100"
+TEST_WHATSAPP_NUMBER = "+447700900200"
+TEST_WHATSAPP_TEMPLATE = "HX" + "1" * 32
+
+
+def _stack(tmp, db_url: str, tracker_url: str, redis_url: str, twilio):
     from bot.model import ensure_model
     from bot.processes import Stack, free_port
+    from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 
     migrate.upgrade(db_url)
     action_port, rasa_port, web_port = free_port(), free_port(), free_port()
@@ -76,25 +92,34 @@ def _stack(tmp, db_url: str, tracker_url: str, redis_url: str):
         action_server_url=f"http://127.0.0.1:{action_port}/webhook",
         rasa_auth_token="test-token",
         log_level="INFO",
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_sms_number=TEST_SMS_NUMBER,
+        twilio_whatsapp_number=TEST_WHATSAPP_NUMBER,
+        twilio_api_base=twilio.url,
+        twilio_webhook_url=f"http://127.0.0.1:{rasa_port}/webhooks/twilio/webhook",
+        twilio_whatsapp_template_sid=TEST_WHATSAPP_TEMPLATE,
+        session_secret="test-session-secret",
+        outbox_poll_seconds=0.3,
     )
     return Stack(config, ensure_model(), tmp / "logs", web=True, outbox=True).start()
 
 
 @pytest.fixture(scope="session")
-def sqlite_stack(tmp_path_factory):
+def sqlite_stack(tmp_path_factory, fake_twilio):
     """The real action, Rasa and web servers on the embedded default: SQLite files, in-memory locks."""
     tmp = tmp_path_factory.mktemp("sqlite-stack")
-    running = _stack(tmp, f"sqlite:///{tmp / 'cases.db'}", f"sqlite:///{tmp / 'tracker.db'}", "")
+    running = _stack(tmp, f"sqlite:///{tmp / 'cases.db'}", f"sqlite:///{tmp / 'tracker.db'}", "", fake_twilio)
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="session")
-def postgres_stack(tmp_path_factory):
+def postgres_stack(tmp_path_factory, fake_twilio):
     """The same on production's parts: PostgreSQL for cases and trackers, Redis for locks."""
     tmp = tmp_path_factory.mktemp("postgres-stack")
     url, drop = new_postgres_schema()
-    running = _stack(tmp, url, url, REDIS_URL)
+    running = _stack(tmp, url, url, REDIS_URL, fake_twilio)
     yield running
     running.stop()
     drop()

@@ -1,0 +1,237 @@
+"""SMS and WhatsApp through Twilio: ``POST /webhooks/twilio/webhook`` (../shared/CONTRACT.md).
+
+Rasa's own Twilio connector checks no signature, sends while the webhook waits, drops buttons
+and media, and serves one number. This one:
+
+* answers 403 to any request whose X-Twilio-Signature does not verify against the public URL
+  (``TWILIO_WEBHOOK_URL``) and the auth token (twilio's RequestValidator);
+* stores the text (bot/channels/phone.py; a retried MessageSid is stored once) and answers
+  Twilio at once with an empty TwiML response;
+* then, in the background and one text at a time per number, in the order they came: runs the
+  dialogue, and puts the reply in the outbox, from the number the person wrote to. Texts stored
+  but not handled (the server stopped) are handled when it starts again; a text the dialogue
+  had already taken (the server stopped between the two) is not given to it twice: its reply is
+  read from the conversation.
+
+A conversation is named by a keyed hash of the number (bot/channels/tokens.py), never the number.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
+from sanic import Blueprint, response
+
+from bot import settings as settings_module
+from bot.channels import phone, sms
+from bot.channels.tokens import phone_sender_id, secret_key
+from bot.db import session_factory
+from bot.languages import LANGUAGES
+
+logger = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+SWEEP_SECONDS = 30.0  # how often texts left unhandled (an error) are looked for again
+
+
+def _in_thread(func, *args):
+    return asyncio.get_running_loop().run_in_executor(None, func, *args)
+
+
+def replies_to(events: List[Any], message_id: str) -> tuple[Optional[List[phone.BotMessage]], str]:
+    """The bot's messages that answered the user message ``message_id`` (None if the dialogue has
+    not had it), and the conversation's language after it."""
+    language = "en"
+    found = None
+    for event in events:
+        if isinstance(event, SlotSet) and event.key == "language" and event.value in LANGUAGES:
+            language = event.value
+        elif isinstance(event, UserUttered):
+            if found is not None:
+                break
+            if event.message_id == message_id:
+                found = []
+        elif isinstance(event, BotUttered) and found is not None:
+            buttons = tuple(
+                {"title": str(b.get("title") or b.get("payload")), "payload": str(b.get("payload") or b.get("title"))}
+                for b in (event.data.get("buttons") or []) if isinstance(b, dict)
+            )
+            if (event.text or "").strip() or buttons:
+                found.append(phone.BotMessage(event.text or "", buttons))
+    return found, language
+
+
+def conversation_language(events: List[Any]) -> str:
+    language = "en"
+    for event in events:
+        if isinstance(event, SlotSet) and event.key == "language" and event.value in LANGUAGES:
+            language = event.value
+    return language
+
+
+class TwilioChannel(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "twilio"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        return cls()
+
+    def __init__(self, settings: Optional[settings_module.Settings] = None) -> None:
+        self.settings = settings or settings_module.load()
+        self.secret = secret_key(self.settings)
+        self.factory = session_factory(self.settings.database_url)
+        self.running: Dict[str, asyncio.Task] = {}
+        self.again: Dict[str, bool] = {}
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        from twilio.request_validator import RequestValidator
+
+        bp = Blueprint("twilio_webhook", __name__)
+        channel = self
+        settings = self.settings
+        validator = RequestValidator(settings.twilio_auth_token) if settings.twilio_auth_token else None
+        state: Dict[str, Any] = {}
+
+        @bp.route("/", methods=["GET"])
+        async def health(_):
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request):
+            state.setdefault("app", request.app)
+            form = {key: request.form.get(key) for key in request.form}
+            url = settings.twilio_webhook_url or request.url
+            signature = request.headers.get("X-Twilio-Signature", "")
+            if validator is None or not signature or not validator.validate(url, form, signature):
+                logger.warning("Twilio webhook refused: the signature does not verify")
+                return response.text("forbidden", status=403)
+            inbound = phone.parse(form)
+            if inbound is None:  # a status callback or something else that is not a message
+                return response.text(EMPTY_TWIML, content_type="text/xml")
+            conversation_id = phone_sender_id(channel.secret, inbound.channel, inbound.number)
+            try:
+                stored = await _in_thread(phone.record, channel.factory, inbound, conversation_id)
+            except Exception as exc:  # the database is down: Twilio retries, or uses its fallback URL
+                logger.error("a text could not be stored (%s); Twilio is asked to try again", type(exc).__name__)
+                return response.text("try again", status=503)
+            if stored:
+                channel.kick(conversation_id, on_new_message, request.app)
+            else:
+                logger.info("Twilio retried message %s: already stored, not handled again", inbound.message_sid[-6:])
+            return response.text(EMPTY_TWIML, content_type="text/xml")
+
+        @bp.listener("after_server_start")
+        async def resume(app, _loop):
+            state["app"] = app
+            state["sweeper"] = asyncio.get_running_loop().create_task(channel.sweep(on_new_message, app))
+
+        @bp.listener("before_server_stop")
+        async def stop(app, _loop):
+            sweeper = state.get("sweeper")
+            if sweeper:
+                sweeper.cancel()
+
+        return bp
+
+    # -- handling, one text at a time per conversation ----------------------------------------
+
+    async def sweep(self, on_new_message, app) -> None:
+        """Texts stored but not handled (a restart, an error) are handled: at start, then now and then."""
+        while True:
+            try:
+                for conversation_id in await _in_thread(phone.waiting, self.factory):
+                    self.kick(conversation_id, on_new_message, app)
+            except Exception as exc:
+                logger.error("looking for unhandled texts failed (%s)", type(exc).__name__)
+            await asyncio.sleep(SWEEP_SECONDS)
+
+    def kick(self, conversation_id: str, on_new_message, app) -> None:
+        self.again[conversation_id] = True
+        if conversation_id not in self.running:
+            self.running[conversation_id] = asyncio.get_running_loop().create_task(
+                self.drain(conversation_id, on_new_message, app))
+
+    async def drain(self, conversation_id: str, on_new_message, app) -> None:
+        try:
+            while True:
+                self.again[conversation_id] = False
+                inbound_id = await _in_thread(phone.next_waiting, self.factory, conversation_id)
+                if inbound_id is None:
+                    if self.again.get(conversation_id):
+                        continue
+                    break
+                try:
+                    await self.handle(conversation_id, inbound_id, on_new_message, app)
+                except Exception as exc:  # left for the sweep to try again
+                    logger.error("a text could not be handled (%s); it will be tried again", type(exc).__name__)
+                    break
+        finally:
+            self.running.pop(conversation_id, None)
+            self.again.pop(conversation_id, None)
+
+    async def events(self, app, conversation_id: str) -> List[Any]:
+        tracker = await app.ctx.agent.tracker_store.retrieve_full_tracker(conversation_id)
+        return list(tracker.events) if tracker else []
+
+    async def handle(self, conversation_id: str, inbound_id: int, on_new_message, app) -> None:
+        p = await _in_thread(phone.plan, self.factory, inbound_id)
+        replies: List[phone.BotMessage] = []
+        if p.kind == "exit":
+            await self.forget(conversation_id, on_new_message, app)
+        elif p.kind == "keep_media":
+            kept = await _in_thread(self.keep_media, conversation_id, p.media)
+            p.notes.append(sms.MEDIA_KEPT if kept else sms.MEDIA_FAILED)
+        elif p.kind == "delete_media":
+            for item in p.media or []:
+                await _in_thread(phone.delete_media, item["url"], self.settings)
+        elif p.kind == "message" and p.text:
+            events = await self.events(app, conversation_id)
+            found, _ = replies_to(events, p.message_sid)
+            if found is None:
+                await on_new_message(UserMessage(p.text, CollectingOutputChannel(), conversation_id,
+                                                 input_channel=p.channel, message_id=p.message_sid))
+        events = await self.events(app, conversation_id)
+        if p.kind == "message" and p.text:
+            found, language = replies_to(events, p.message_sid)
+            replies = found or []
+        else:
+            language = conversation_language(events)
+        await _in_thread(phone.finish, self.factory, self.settings, inbound_id, p, replies, language)
+
+    def keep_media(self, conversation_id: str, items: List[dict]) -> bool:
+        files = []
+        for item in items:
+            try:
+                files.append(phone.fetch_media(item["url"], self.settings))
+            except Exception as exc:
+                logger.warning("a photo or file could not be fetched from Twilio (%s)", type(exc).__name__)
+                return False
+        phone.keep_evidence(self.factory, conversation_id, files)
+        for item in items:
+            phone.delete_media(item["url"], self.settings)
+        return True
+
+    async def forget(self, conversation_id: str, on_new_message, app) -> None:
+        """EXIT: a conversation whose report was not sent is deleted; one whose report was sent
+        starts again (the sent report and its conversation stay with the case)."""
+        events = await self.events(app, conversation_id)
+        has_case = any(isinstance(e, SlotSet) and e.key == "case_reference" and e.value for e in events)
+        if has_case:
+            await on_new_message(UserMessage("/restart", CollectingOutputChannel(), conversation_id,
+                                             input_channel="twilio"))
+        else:
+            agent = app.ctx.agent
+            store = getattr(agent.tracker_store, "_tracker_store", agent.tracker_store)
+            async with agent.lock_store.lock(conversation_id):
+                with store.session_scope() as session:
+                    session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == conversation_id).delete(
+                        synchronize_session=False)
+                    session.commit()
+        await _in_thread(phone.forget_unsent, self.factory, conversation_id)
+        logger.info("a phone conversation ended by EXIT (its unsent report %s)",
+                    "was kept with its case" if has_case else "was deleted")
