@@ -56,10 +56,8 @@ DEFAULT_LANGUAGE = "en"
 class _Blueprint(SocketBlueprint):
     """Rasa's blueprint that attaches the socket.io server, keeping the app (for the agent)."""
 
-    app = None
-
     def register(self, app, options):
-        self.app = app
+        self.ctx.app = app
         super().register(app, options)
 
 
@@ -145,7 +143,7 @@ class WebChatInput(InputChannel):
             return response.json({"status": "ok"})
 
         async def tracker_events(sender: str) -> List[Any]:
-            tracker = await bp.app.ctx.agent.tracker_store.retrieve_full_tracker(sender)
+            tracker = await bp.ctx.app.ctx.agent.tracker_store.retrieve_full_tracker(sender)
             return list(tracker.events) if tracker else []
 
         async def sync(sid: str) -> None:
