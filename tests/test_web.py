@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -288,9 +287,14 @@ def test_a_whole_report_in_the_widget_ends_with_a_reference(page):
     panel = page.locator("[data-testid=chat-panel]")
     assert "confidential" in page.locator("[data-testid=confidential]").inner_text()
     assert "shared phone or computer" in page.locator("[data-testid=shared-device]").inner_text()
-    assert panel.get_attribute("role") == "dialog"
-    assert page.locator("[data-testid=transcript]").get_attribute("role") == "log"
-    assert page.locator("[data-testid=transcript]").get_attribute("aria-live") == "polite"
+    # What a screen reader finds: a named dialog, a named log that is read out as it grows,
+    # labelled controls.
+    assert page.get_by_role("dialog", name="Report hate crime or harassment").is_visible()
+    assert page.get_by_role("log", name="Conversation").get_attribute("aria-live") == "polite"
+    assert page.get_by_role("textbox", name="Your message").get_attribute("maxlength") == "2000"
+    assert page.get_by_role("button", name="Close the chat").is_visible()
+    assert page.get_by_role("button", name="Send").is_visible()
+    assert page.get_by_role("status").count() >= 1
     click(page, "It's happening to me")
     wait_for_bot(page, "what happened")
     type_message(page, "The people upstairs leave racist notes on my car")
@@ -326,6 +330,8 @@ def test_danger_gets_999_at_once_then_asks_if_they_are_safe(page):
     type_message(page, "he's outside my door with a knife")
     wait_for_bot(page, "call 999 straight away")
     assert "Are you somewhere safe right now?" in page.locator("[data-testid=transcript]").inner_text()
+    # On a phone, a tap on 999 dials it.
+    assert bot_messages(page).filter(has_text="call 999 straight away").locator("a[href='tel:999']").count() >= 1
     shot(page, "widget-danger")
     click(page, "I'm safe for now")
     wait_for_bot(page, "carry on talking")
@@ -452,6 +458,15 @@ def test_keyboard_only(page):
     assert still_here(page) and page.url.startswith("http://127.0.0.1")
     page.keyboard.press("Enter")  # reopened: the conversation is still there
     assert page.locator("[data-testid=user-message]").count() == 2
+    page.keyboard.press("Escape")
+    # The page's own "Start the chat" button (data-hate-crime-chat-open) opens it too, and gets
+    # the focus back when it closes.
+    start_button = page.get_by_role("button", name="Start the chat")
+    start_button.focus()
+    page.keyboard.press("Enter")
+    assert active_in_widget(page) == "message-input"
+    page.keyboard.press("Escape")
+    assert start_button.evaluate("b => document.activeElement === b")
 
 
 @browser_test
@@ -516,9 +531,9 @@ class SocketSwitch:
 
     def __init__(self, page) -> None:
         self.offline = False
+        self.forge = False  # send a token the server never issued when the session is asked for again
         self.live = []
         self.tokens = []
-        self.lock = threading.Lock()
         page.route_web_socket(SOCKET, self._route)
         page.route(SOCKET, lambda route: route.abort() if self.offline else route.continue_())
 
@@ -533,7 +548,15 @@ class SocketSwitch:
                 self.tokens.append(json.loads(message[message.index("["):])[1]["token"])
             ws.send(message)
 
+        def from_page(message):
+            if self.forge and isinstance(message, str) and '"session_request"' in message:
+                event, data = json.loads(message[message.index("["):])
+                data["token"] = "v1.web-" + "0" * 32 + ".1700000000.forged"
+                message = message[:message.index("[")] + json.dumps([event, data])
+            server.send(message)
+
         server.on_message(from_server)
+        ws.on_message(from_page)
         self.live.append(ws)
 
     def cut(self) -> None:
@@ -597,6 +620,73 @@ def test_a_dropped_connection_loses_nothing_and_repeats_nothing(new_page, sqlite
     said = user_texts_in_tracker(sqlite_stack, switch.tokens[0])
     assert said.count("Someone keeps writing slurs on my front door") == 1
     assert len([t for t in said if t and t.startswith('/choose{"value":"victim"}')]) == 1
+
+
+@browser_test
+def test_the_pages_own_socket_io_is_left_alone(new_page, site):
+    page = new_page(goto=False)
+    page.add_init_script("window.io = 'the page\\'s own'")
+    page.goto(site)
+    start(page)
+    assert page.evaluate("() => window.io") == "the page's own"
+
+
+@browser_test
+def test_a_conversation_that_cannot_be_resumed_says_so_and_starts_afresh(new_page, site):
+    page = new_page(goto=False)
+    switch = SocketSwitch(page)
+    page.goto(site)
+    start(page)
+    click(page, "It's happening to me")
+    wait_for_bot(page, "what happened")
+    switch.forge = True  # as if the token had expired, or the server's secret had changed
+    switch.cut()
+    page.locator("[data-testid=status]").filter(has_text="Reconnecting").wait_for()
+    switch.restore()
+    page.locator("[data-testid=status]").filter(has_text="new one has started").wait_for()
+    bot_messages(page).filter(has_text="who is reporting").nth(1).wait_for()  # the server greets anew
+    assert page.locator("[data-testid=user-message]").count() == 1  # what was said stays on screen
+    assert len(set(switch.tokens)) == 2
+
+
+@browser_test
+def test_leaving_for_the_back_forward_cache_wipes_the_conversation(new_page, site):
+    page = new_page(goto=False)
+    closed = []
+    page.on("websocket", lambda ws: ws.on("close", lambda _: closed.append(ws.url)))
+    page.goto(site)
+    start(page)
+    # What the browser does when it keeps the page in its back/forward cache...
+    page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
+    assert page.locator("[data-testid=chat-panel]").is_hidden()
+    assert bot_messages(page).count() == 0
+    for _ in range(100):
+        if closed:
+            break
+        page.wait_for_timeout(50)
+    assert closed, "the socket was left open"
+    # ...and when it brings it back: a fresh load.
+    with page.expect_navigation():
+        page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
+    page.locator("[data-testid=launcher]").wait_for()
+    assert bot_messages(page).count() == 0
+
+
+@browser_test
+def test_shift_presses_more_than_5_seconds_apart_do_not_add_up(new_page, site):
+    page = new_page(goto=False)
+    page.clock.install()
+    page.goto(site)
+    page.locator("[data-testid=launcher]").wait_for()
+    page.keyboard.press("Shift")
+    page.keyboard.press("Shift")
+    page.clock.run_for(5100)
+    page.wait_for_function(f"() => {ROOT}.querySelector('[data-testid=exit-announcer]').textContent.includes('expired')")
+    page.keyboard.press("Shift")
+    assert still_here(page)
+    page.keyboard.press("Shift")
+    page.keyboard.press("Shift")
+    assert_left_for_good(page)
 
 
 def axe_source() -> str:

@@ -155,6 +155,8 @@
     queue: [],            // user messages not yet acknowledged: {id, message, wrap, note, epoch}
     counter: 0,
     epoch: 0,             // counts confirmed sessions: a message is sent once per session
+    spoke: false,         // the person has written (or pressed a button) in this conversation
+    turnStart: null,      // the first bot message since they last wrote
     lang: 'en',
     dir: 'ltr',
     ui: {},
@@ -220,6 +222,8 @@
     state.queue = [];
     state.confirmed = false;
     state.everConfirmed = false;
+    state.spoke = false;
+    state.turnStart = null;
     if (ui.log) {
       ui.log.textContent = '';
     }
@@ -612,7 +616,9 @@
       ui.panel.hidden = false;
       ui.launcher.hidden = true;
       ui.launcher.setAttribute('aria-expanded', 'true');
-      scrollToEnd(true);
+      if (state.spoke) {
+        scrollToEnd(true);
+      }
       connect();
     }
     // Into the panel: the message box; after a tap on a touch screen, the panel itself, so
@@ -740,6 +746,18 @@
     }
   }
 
+  // The bot's replies are shown from the start of the turn's first one, so a long message (the
+  // 999 advice) is read from its top; before anyone has written, from the top of the panel,
+  // with the confidentiality and shared-device notices.
+  function scrollToTurn() {
+    var b = ui.body;
+    var top = 0;
+    if (state.turnStart) {
+      top = state.turnStart.getBoundingClientRect().top - b.getBoundingClientRect().top + b.scrollTop - 8;
+    }
+    b.scrollTop = Math.max(0, Math.min(b.scrollHeight - b.clientHeight, top));
+  }
+
   function newEntry(kind) {
     var wrap = make('div', { class: 'hcc-msg hcc-msg--' + kind });
     // "Assistant said:" / "You said:", in the widget's language, for screen readers.
@@ -749,13 +767,14 @@
   }
 
   function appendUser(text, lang) {
-    var stick = true; // your own message always scrolls into view
     var wrap = newEntry('user');
     wrap.appendChild(make('p', {
       class: 'hcc-msg__text', dir: 'auto', lang: lang || state.lang, 'data-testid': 'user-message'
     }, text));
     ui.log.appendChild(wrap);
-    scrollToEnd(stick);
+    state.turnStart = null; // the bot's next reply starts a turn
+    state.spoke = true;
+    scrollToEnd(true); // your own message always scrolls into view
     return wrap;
   }
 
@@ -766,13 +785,25 @@
     }
   }
 
+  // The bot's text, as text nodes; "999" becomes a link that dials it on a phone.
+  function fillText(node, text) {
+    text.split(/(\b999\b)/).forEach(function (part, i) {
+      if (i % 2) {
+        node.appendChild(make('a', { href: 'tel:999', class: 'hcc-tel' }, part));
+      } else if (part) {
+        node.appendChild(document.createTextNode(part));
+      }
+    });
+  }
+
   function renderBot(m) {
-    var stick = nearBottom();
     var lang = typeof m.lang === 'string' && m.lang ? m.lang : state.lang;
     var wrap = newEntry('bot');
     var text = m.text === null || m.text === undefined ? '' : String(m.text);
     if (text.trim()) {
-      wrap.appendChild(make('p', { class: 'hcc-msg__text', dir: 'auto', lang: lang, 'data-testid': 'bot-message' }, text));
+      var p = make('p', { class: 'hcc-msg__text', dir: 'auto', lang: lang, 'data-testid': 'bot-message' });
+      fillText(p, text);
+      wrap.appendChild(p);
     }
     var replies = Array.isArray(m.quick_replies) ? m.quick_replies : [];
     var group = null;
@@ -815,7 +846,10 @@
     }
     if (wrap.childNodes.length > 1) {
       ui.log.appendChild(wrap);
-      scrollToEnd(stick);
+      if (state.spoke && !state.turnStart) {
+        state.turnStart = wrap;
+      }
+      scrollToTurn();
     }
   }
 
