@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -166,8 +167,15 @@ def new_page(browser, site):
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(30_000)
-        page.route("https://www.bbc.co.uk/**", lambda route: route.fulfill(
-            status=200, body="<!DOCTYPE html><title>Weather</title><h1>Weather</h1>", content_type="text/html"))
+        exits = []
+
+        def neutral_site(route):
+            exits.append(route.request.headers)
+            route.fulfill(status=200, body="<!DOCTYPE html><title>Weather</title><h1>Weather</h1>",
+                          content_type="text/html")
+
+        page.route("https://www.bbc.co.uk/**", neutral_site)
+        page.exits = exits
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.js_errors = errors
@@ -341,6 +349,7 @@ def test_danger_gets_999_at_once_then_asks_if_they_are_safe(page):
 
 def assert_left_for_good(page) -> None:
     page.wait_for_url(EXIT_URL + "**")
+    assert page.exits and "referer" not in page.exits[0]  # the neutral site is not told where they came from
     page.go_back()
     assert "bbc.co.uk" in page.url or page.url == "about:blank", page.url
 
@@ -620,6 +629,66 @@ def test_a_dropped_connection_loses_nothing_and_repeats_nothing(new_page, sqlite
     said = user_texts_in_tracker(sqlite_stack, switch.tokens[0])
     assert said.count("Someone keeps writing slurs on my front door") == 1
     assert len([t for t in said if t and t.startswith('/choose{"value":"victim"}')]) == 1
+
+
+LANDLORD_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Another landlord</title>
+<style>div, p, h2, a, form, input, button { display: block; margin: 2em; padding: 2em; border: 5px dotted red;
+  color: red; background: yellow; font: italic 40px serif; line-height: 3; position: static; }</style>
+<script>window.HateCrimeChat = {socketUrl: "%(rasa)s", socketPath: "/socket.io/",
+  exitUrl: "https://www.bbc.co.uk/weather", language: null};</script>
+<script src="%(web)s/widget.js" defer></script>
+</head><body><h1>Another landlord</h1><div>Their own page, their own styles.</div></body></html>"""
+
+
+@pytest.fixture
+def landlord_site(sqlite_stack):
+    """Another site's page embedding the widget: its own origin (another port), its own hostile
+    styles, no referrer policy, its settings in an inline script."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = (LANDLORD_PAGE % {"web": f"http://127.0.0.1:{sqlite_stack.settings.web_port}",
+                             "rasa": sqlite_stack.rasa_url}).encode("utf-8")
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/report" else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body if self.path == "/report" else b"")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/report"
+    server.shutdown()
+    server.server_close()
+
+
+@browser_test
+def test_embedded_in_another_sites_page(new_page, sqlite_stack, landlord_site):
+    """From another origin, with its own hostile styles and no referrer policy: the widget's files
+    come from the widget's origin, the page's styles do not reach into it, and the quick exit still
+    leaves without telling the neutral site where from."""
+    web = f"http://127.0.0.1:{sqlite_stack.settings.web_port}"
+    page = new_page(goto=False)
+    page.goto(landlord_site)
+    launcher = page.locator("[data-testid=launcher]")
+    launcher.wait_for()
+    page.wait_for_function("() => performance.getEntriesByType('resource').some(e => e.name === '%s/widget.css')" % web)
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(29, 79, 145)"
+    assert launcher.evaluate("b => getComputedStyle(b).position") == "fixed"
+    launcher.click()
+    assert page.locator("[data-testid=chat-panel]").is_visible()
+    assert page.locator("[data-testid=send]").evaluate("b => getComputedStyle(b).fontSize") == "16px"
+    shot(page, "widget-elsewhere")
+    for _ in range(3):
+        page.keyboard.press("Shift")
+    assert_left_for_good(page)
+    assert page.js_errors == []
 
 
 @browser_test

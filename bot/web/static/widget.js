@@ -252,6 +252,14 @@
         ui = {};
       } catch (e) { /* keep going */ }
     }
+    try {
+      // The neutral site is not told which page the person came from, whatever the page's own
+      // referrer policy.
+      var meta = document.createElement('meta');
+      meta.name = 'referrer';
+      meta.content = 'no-referrer';
+      (document.head || document.documentElement).appendChild(meta);
+    } catch (e) { /* keep going */ }
     // replace(): the Back button does not come back to this page.
     window.location.replace(target);
   }
