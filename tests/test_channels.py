@@ -132,6 +132,14 @@ def test_one_long_word_is_cut_and_lines_are_kept():
     assert sms.split_segments("   ") == []
 
 
+def test_a_numbered_option_is_never_cut_from_its_number():
+    text = sms.with_options("A question long enough to need a second message, because it says a lot. " * 2,
+                            OPTIONS, "en")
+    parts = sms.split_segments(text)
+    assert len(parts) > 1
+    assert any("2. No" in p for p in parts) and not any(p.rstrip().endswith("2.") for p in parts)
+
+
 def test_whatsapp_messages_are_split_only_past_its_limit():
     text = "Dziękujemy. " * 100
     assert sms.split_segments(text, limit=1600) == [text.strip()]

@@ -22,7 +22,7 @@ from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 
 pytestmark = pytest.mark.integration
 
-SETTLE = 1.2  # seconds without a new message before a reply counts as complete
+SETTLE = 0.7  # seconds without a new message before a reply counts as complete
 
 
 def new_number() -> str:
@@ -166,7 +166,7 @@ def test_a_whole_report_by_sms_with_numbered_replies(stack, fake_twilio):
         reply = pick(phone, reply, "I'd rather not say")
     reply = pick(phone, reply, "Send my report")
     assert "Your reference is" in reply
-    reference = re.search(r"HC-[0-9A-Z-]+", reply).group(0)
+    reference = re.search(r"Your reference is ([0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3})", reply).group(1)
     assert phone.tracker()["slots"]["case_reference"] == reference
     with db(stack) as s:
         case = s.execute(select(Case).where(Case.reference == reference)).scalar_one()
@@ -270,7 +270,7 @@ def test_a_photo_kept_before_the_report_is_sent_joins_the_case(stack, fake_twili
             break
         reply = pick(phone, reply, "I'd rather not say")
     reply = pick(phone, reply, "Send my report")
-    reference = re.search(r"HC-[0-9A-Z-]+", reply).group(0)
+    reference = re.search(r"Your reference is ([0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3})", reply).group(1)
     with db(stack) as s:
         case = s.execute(select(Case).where(Case.reference == reference)).scalar_one()
         kept = list(s.execute(select(Evidence).where(Evidence.case_id == case.id)).scalars())

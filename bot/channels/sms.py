@@ -111,7 +111,8 @@ def _length(text: str, enc: str) -> int:
     return len(text.encode("utf-16-le")) // 2  # an emoji is two UTF-16 units
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。؟۔।])\s+|\n+")
+# After a sentence's end, but not a numbered option's "2." (a digit before the stop).
+_SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?。؟۔।])\s+|\n+")
 
 
 def _pieces(text: str, limit: int, enc: str) -> list[str]:

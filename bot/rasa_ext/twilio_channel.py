@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from urllib.parse import parse_qsl
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
@@ -104,7 +105,8 @@ class TwilioChannel(InputChannel):
         @bp.route("/webhook", methods=["POST"])
         async def receive(request):
             state.setdefault("app", request.app)
-            form = {key: request.form.get(key) for key in request.form}
+            # Parsed here, blank values kept: Sanic drops them (an empty Body), and the signature covers them.
+            form = dict(parse_qsl((request.body or b"").decode("utf-8", "replace"), keep_blank_values=True))
             url = settings.twilio_webhook_url or request.url
             signature = request.headers.get("X-Twilio-Signature", "")
             if validator is None or not signature or not validator.validate(url, form, signature):
