@@ -304,3 +304,35 @@ def test_whatsapp_replies_from_the_whatsapp_number_and_waits_out_a_closed_window
     phone.post("hello again")
     later = phone.wait_replies(before)
     assert "what happened" in later[0]["Body"]
+
+
+# --- A booked call changed and cancelled by text (the booking issue) -------------------------------
+
+def test_change_and_cancel_a_call_by_sms_after_the_check(stack, fake_twilio):
+    from bot.booking.officers import ensure_demo_officers
+    from bot.models import Booking
+    from tests.test_booking_flow import _book
+    from tests.test_integration import Chat
+
+    ensure_demo_officers(session_factory(stack.settings.database_url))
+    reference = _book(Chat(stack))  # booked in the web chat
+    with db(stack) as s:
+        first = s.execute(select(Booking).where(Booking.reference == reference)).scalar_one().starts_at
+
+    phone = Phone(stack, fake_twilio)  # later, by text, from any number: who they are is checked
+    assert "booking reference" in phone.say("I need to change my call")
+    assert "word you chose" in phone.say(reference)
+    reply = phone.say("harebell")
+    assert "Let's find a new time" in reply and "first times we have free" in reply
+    reply = phone.say("1")
+    assert "Your call has moved to" in reply and reference in reply
+    with db(stack) as s:
+        moved = s.execute(select(Booking).where(Booking.reference == reference)).scalar_one()
+        assert moved.status == "booked" and moved.starts_at != first
+
+    assert "word you chose" in phone.say("please cancel my call")
+    reply = phone.say("harebell")
+    assert "Shall I cancel it?" in reply
+    assert "has been cancelled" in pick(phone, reply, "Yes, cancel it")
+    with db(stack) as s:
+        assert s.execute(select(Booking).where(Booking.reference == reference)).scalar_one().status == "cancelled"
