@@ -118,6 +118,7 @@ def test_widget_files_are_cached_sensibly_and_embeddable(web_settings, path):
     assert headers["Cache-Control"].startswith("public, max-age=")
     assert "charset=utf-8" in headers["Content-Type"]
     assert headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert headers["Access-Control-Allow-Origin"] == "*"  # may be pinned with integrity= and crossorigin
     assert headers.get("Content-Encoding") == "gzip"
     status, again, _ = _get(web_settings, path, {"If-None-Match": headers["ETag"]})
     assert status == 304 and again["ETag"] == headers["ETag"]
@@ -689,6 +690,18 @@ def test_embedded_in_another_sites_page(new_page, sqlite_stack, landlord_site):
         page.keyboard.press("Shift")
     assert_left_for_good(page)
     assert page.js_errors == []
+
+
+@browser_test
+def test_when_the_chat_cannot_load_it_says_so_and_points_to_999(new_page, site):
+    page = new_page(goto=False)
+    page.route(re.compile(r"/vendor/socket\.io\.min\.js"), lambda route: route.abort())
+    page.goto(site)
+    open_chat(page)
+    status = page.locator("[data-testid=status]")
+    status.filter(has_text="could not load").wait_for()
+    assert "call 999" in status.inner_text()
+    assert page.get_by_role("status").filter(has_text="could not load").count() == 1
 
 
 @browser_test

@@ -30,9 +30,10 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
 }
 
-# Widget files are fetched by other sites' pages too: the widget's own files may be read cross-origin
-# (Cross-Origin-Resource-Policy), and are cached briefly then revalidated with their ETag, since the
-# URL landlords embed never changes. The socket.io client changes only with a new vendored version.
+# Widget files are fetched by other sites' pages too: they may be loaded and read cross-origin
+# (Cross-Origin-Resource-Policy, CORS for pages that pin them with integrity=), and are cached briefly
+# then revalidated with their ETag, since the URL landlords embed never changes. The socket.io client
+# changes only with a new vendored version.
 WIDGET_CACHE = "public, max-age=300, must-revalidate"
 VENDOR_CACHE = "public, max-age=86400"
 
@@ -99,6 +100,8 @@ def make_app(settings: Settings) -> web.Application:
                 "Vary": "Accept-Encoding",
                 "Cross-Origin-Resource-Policy": "cross-origin" if embeddable else "same-origin",
             }
+            if embeddable:  # public files: a page may load them with crossorigin and integrity (SRI)
+                common["Access-Control-Allow-Origin"] = "*"
             if etag[2:] in request.headers.get("If-None-Match", ""):
                 return web.Response(status=304, headers=common)
             response = web.Response(body=body, headers={**common, "Content-Type": content_type})

@@ -1154,7 +1154,7 @@
           state.lastSeq = null; // a new conversation: its messages are all new
         }
         if (!data.resumed && hadConversation) {
-          setStatus('restarted', true);
+          setStatus('restarted', true, 4 * STATUS_CLEAR_MS);
         } else if (reconnect) {
           setStatus('reconnected', false, STATUS_CLEAR_MS);
         } else {
