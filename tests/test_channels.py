@@ -271,3 +271,14 @@ def test_whatsapp_messages_held_outside_the_window_go_when_the_person_writes(fac
     phone.record(factory, _inbound("hi", channel="whatsapp"), "whatsapp-test", now=NOW)
     with factory() as s:
         assert s.execute(select(OutboxMessage.status)).scalar() == "pending"
+
+
+def test_only_the_last_set_of_buttons_is_numbered_and_the_others_are_named(factory, settings):
+    inbound_id = _store(factory, _inbound("hello"))
+    languages = tuple({"title": t, "payload": f"/choose_language{{\"language\":\"{c}\"}}"}
+                      for t, c in (("English", "en"), ("Polski", "pl")))
+    phone.finish(factory, settings, inbound_id, phone.plan(factory, inbound_id),
+                 [phone.BotMessage("Choose a language:", languages), phone.BotMessage("Who?", tuple(OPTIONS))], "en")
+    with factory() as s:
+        body = s.execute(select(OutboxMessage.body)).scalar()
+    assert body.startswith("Choose a language:\nEnglish / Polski\n\nWho?\n\n1. Yes")

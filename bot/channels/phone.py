@@ -220,10 +220,14 @@ def _reply(contact: PhoneContact, p: Plan, replies: list[BotMessage], language: 
         contact.options = contact.pending_media = contact.last_reply = None
         return "\n\n".join(parts)
     options: list = []
-    for reply in replies:
-        if reply.text.strip():
-            parts.append(reply.text.strip())
-        if reply.buttons:
+    last_with_buttons = max((n for n, r in enumerate(replies) if r.buttons), default=None)
+    for n, reply in enumerate(replies):
+        text = reply.text.strip()
+        if reply.buttons and n != last_with_buttons:  # only one set can be numbered: the others are named
+            text = f"{text}\n{' / '.join(b['title'] for b in reply.buttons)}".strip()
+        if text:
+            parts.append(text)
+        if n == last_with_buttons:
             options = [{"title": b["title"], "payload": b["payload"]} for b in reply.buttons]
     if p.kind in ("keep_media", "delete_media") or (p.notes and contact.pending_media):
         resume = (contact.pending_media or {}).get("resume") or {}

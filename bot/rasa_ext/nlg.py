@@ -128,8 +128,11 @@ class CatalogNLG(TemplatedNaturalLanguageGenerator):
     def _add_notice(self, response: dict, utter_action: str, tracker: DialogueStateTracker, language: str,
                     output_channel: Text, filled: dict) -> None:
         turn = _this_turn(tracker)
-        if turn is None or (turn.user.text or "").startswith("/"):
+        if turn is None:
             return
+        if (turn.user.text or "").startswith("/"):  # a button or a channel's own greeting ("/greet")
+            if utter_action != "utter_greet" or turn.language_known:
+                return
         identified = (turn.user.parse_data or {}).get(PARSE_KEY) or {}
         values: dict = {}
         offer = False  # the languages to choose from, after the greeting; else a line before the reply

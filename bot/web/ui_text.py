@@ -37,6 +37,11 @@ UI_TEXT: dict[str, str] = {
     "not_sent": N_("Not sent yet. It will be sent when the connection is back."),
     "unavailable": N_("The chat could not load. Please try again later. If you are in danger now, call 999."),
     "too_long": N_("That message is too long to send. Please make it shorter."),
+    # Announced to screen readers while Shift is pressed towards a quick exit (as GOV.UK's component).
+    "exit_two_more": N_("Shift, press 2 more times to exit."),
+    "exit_one_more": N_("Shift, press 1 more time to exit."),
+    "exit_expired": N_("Exit this page expired."),
+    "restarted": N_("Your earlier conversation could not be continued, so a new one has started."),
 }
 
 
