@@ -49,8 +49,10 @@ def cmd_run(_: argparse.Namespace) -> int:
         if _wait_ready([p.health_url for p in procs if p.health_url], timeout=300):
             print(
                 "\n  Ready.\n"
-                f"  Chat page (website demo):  http://localhost:{settings.web_port}/\n"
+                f"  Demo landlord page with the chat widget: http://localhost:{settings.web_port}/\n"
                 f"  Rasa server (REST, socket.io, HTTP API): http://localhost:{settings.rasa_port}/\n"
+                f"  SMS and WhatsApp webhook (Twilio):       http://localhost:{settings.rasa_port}/webhooks/twilio/webhook"
+                f"{'' if settings.twilio_auth_token else ' (refuses all: TWILIO_AUTH_TOKEN is not set)'}\n"
                 f"  Action server:             http://localhost:{settings.action_port}/health\n"
                 f"  Outbox worker:             sending notifications (on-call: {settings.on_call_contact.split(':')[0]})\n"
                 "  Press Ctrl-C to stop everything.\n",
