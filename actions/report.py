@@ -17,7 +17,7 @@ from actions.common import (
 )
 from actions.safety import keep_progress
 from bot import settings as settings_module
-from bot.booking.hours import opens_later, steps_out_of_hours
+from bot.booking.hours import opens_later, steps_out_of_hours, told_by
 from bot.booking.service import attach_case
 from bot.cases import submit_report
 from bot.db import session_factory
@@ -125,6 +125,7 @@ class ActionSubmitReport(Action):
         # Out of hours: said plainly (the report is taken all the same; danger went to on-call).
         opens = opens_later(datetime.now(timezone.utc), settings)
         params["office_opens"] = when(opens)
+        params["first_contact_due"] = when(told_by(opens, submission.first_contact_due_at))
         for step in steps_out_of_hours(submission.next_steps, opens, submission.first_contact_due_at):
             dispatcher.utter_message(response=f"utter_next_{step}", **params)
         for response in submission.told:

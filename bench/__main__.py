@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from bench import booking, languages
+from bench import booking, channels, languages
 from bench.journeys import BASELINE_JOURNEY, REPORT_JOURNEY
 from bot import migrate, settings as settings_module
 from bot.model import ensure_model, model_path
@@ -227,6 +227,8 @@ def report(base: dict, proj: dict, started: datetime.datetime, elapsed: float, l
         lines += [""] + languages.markdown(proj["languages"], proj["train"], proj["english_only"])
     if proj.get("offers"):
         lines += [""] + booking.markdown(proj["offers"])
+    if proj.get("channels"):
+        lines += [""] + channels.markdown(proj["channels"])
     return "\n".join(lines) + "\n"
 
 
@@ -245,6 +247,8 @@ def main() -> int:
         proj["english_only"] = languages.english_only(tmp, env, timed_run)
         print("Project: first free officer slots ...", flush=True)
         proj["offers"] = booking.offers_figures(tmp)
+        print("Project: the SMS channel against the REST channel ...", flush=True)
+        proj["channels"] = channels.figures(tmp)
     except Exception:
         for log in sorted(tmp.rglob("*.log")):
             print(f"--- {log.name} (tail)\n" + log.read_text(errors="replace")[-3000:], file=sys.stderr)

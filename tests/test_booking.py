@@ -620,4 +620,11 @@ def test_out_of_hours_never_promises_a_contact_time_the_office_cannot_keep():
     wednesday = datetime(2026, 11, 18, 9, 0, tzinfo=timezone.utc)
     assert steps_out_of_hours(steps, wednesday, tuesday_night + timedelta(hours=24)) == ["out_of_hours", *steps]
     assert steps_out_of_hours(steps, None, now) == steps
-    assert steps_out_of_hours(["anonymous", "come_back"], monday, now) == ["anonymous", "come_back"]
+    # Anonymous (or no contact details): still told the office is closed, and keeps its step, whose time is
+    # then the opening, never a time before it.
+    assert steps_out_of_hours(["anonymous", "come_back"], monday, now) == ["out_of_hours", "anonymous", "come_back"]
+    from bot.booking.hours import told_by
+
+    assert told_by(monday, now + timedelta(hours=24)) == monday
+    assert told_by(wednesday, tuesday_night + timedelta(hours=24)) == tuesday_night + timedelta(hours=24)
+    assert told_by(None, now) == now

@@ -328,7 +328,7 @@ def test_change_and_cancel_a_call_by_sms_after_the_check(stack, fake_twilio):
     assert "word you chose" in phone.say(reference)
     reply = phone.say("harebell")
     assert "Let's find a new time" in reply and "first times we have free" in reply
-    reply = phone.say("1")
+    reply = pick(phone, reply, list(options(reply))[1])  # the second time offered, as the web test does
     assert "Your call has moved to" in reply and reference in reply
     with db(stack) as s:
         moved = s.execute(select(Booking).where(Booking.reference == reference)).scalar_one()
@@ -340,3 +340,49 @@ def test_change_and_cancel_a_call_by_sms_after_the_check(stack, fake_twilio):
     assert "has been cancelled" in pick(phone, reply, "Yes, cancel it")
     with db(stack) as s:
         assert s.execute(select(Booking).where(Booking.reference == reference)).scalar_one().status == "cancelled"
+
+
+# --- Out of hours ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def closed_stack(tmp_path_factory, fake_twilio):
+    """The stack with the office open only on one short morning two days from now: closed now."""
+    from datetime import datetime, timedelta
+
+    from bot.booking.hours import DAYS
+    from tests.conftest import _stack
+
+    tmp = tmp_path_factory.mktemp("closed-stack")
+    day = DAYS[(datetime.now().weekday() + 2) % 7]
+    running = _stack(tmp, f"sqlite:///{tmp / 'cases.db'}", f"sqlite:///{tmp / 'tracker.db'}", "", fake_twilio,
+                     office_hours=f"{day} 09:00-09:30", on_call_contact="sms:+447700900999")
+    yield running
+    running.stop()
+
+
+def test_out_of_hours_a_text_report_is_taken_and_danger_reaches_the_on_call_officer_at_once(closed_stack, fake_twilio):
+    phone = Phone(closed_stack, fake_twilio)
+    reply = phone.say("hello")
+    reply = pick(phone, reply, "It's happening to me")
+    reply = phone.say("Someone sprayed racist graffiti on my door")
+    for _ in range(40):
+        if "Shall I send your report" in reply:
+            break
+        reply = pick(phone, reply, "I'd rather not say")
+    reply = pick(phone, reply, "Send my report")
+    assert "Your reference is" in reply
+    assert "Our office is closed just now" in reply and "when we open" in reply
+    # No contact details: they are told when it will be looked at, never a time before the office opens.
+    assert re.search(r"look at your report by 9(:00)?\s?am on", reply), reply
+
+    other = Phone(closed_stack, fake_twilio)
+    other.say("hi")
+    before = len(fake_twilio.messages_to("+447700900999"))
+    reply = other.say("they are kicking my door in right now")
+    assert "999" in reply.split("\n\n")[0]
+    deadline = time.monotonic() + 30  # the on-call alert goes now, not when the office opens
+    while len(fake_twilio.messages_to("+447700900999")) <= before:
+        assert time.monotonic() < deadline, "no on-call alert"
+        time.sleep(0.2)
+    alert = fake_twilio.messages_to("+447700900999")[-1]["Body"]
+    assert "kicking" not in alert and other.number not in alert  # a reference and a risk, never the words

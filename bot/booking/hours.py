@@ -253,10 +253,18 @@ def opens_later(now: datetime, settings: Settings) -> Optional[datetime]:
 
 
 def steps_out_of_hours(steps: list[str], opens: Optional[datetime], first_contact_due: datetime) -> list[str]:
-    """What the person is told next (bot.cases.Submission.next_steps), out of hours: when the
-    office opens, and, if that is after the first-contact time, instead of a time that would not
-    be kept (the case keeps its 24-hour clock, so officers see it)."""
-    if opens is None or "first_contact" not in steps:
+    """What the person is told next (bot.cases.Submission.next_steps), out of hours: first, that
+    the office is closed and when it opens; then the rest, without the first-contact time when it
+    falls before the opening (a time that would not be kept: the case keeps its 24-hour clock, so
+    officers see it). An anonymous report, or one without contact details, keeps its step, whose
+    time is then the opening (``told_by``)."""
+    if opens is None:
         return steps
     told = ["out_of_hours"] + steps
     return [s for s in told if s != "first_contact"] if opens > first_contact_due else told
+
+
+def told_by(opens: Optional[datetime], first_contact_due: datetime) -> datetime:
+    """When the person is told an officer will have looked at the report: the first-contact time,
+    or the opening when the office is closed until after it."""
+    return max(first_contact_due, opens) if opens is not None else first_contact_due
