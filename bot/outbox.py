@@ -384,6 +384,7 @@ class Worker:
         *,
         batch_size: int = BATCH_SIZE,
         lease: timedelta = LEASE,
+        report_unconfigured: bool = True,
     ) -> None:
         self.factory = factory
         self.settings = settings
@@ -393,7 +394,7 @@ class Worker:
         self.lease = lease
         self.max_attempts = max(1, settings.outbox_max_attempts)
         self._unrecorded: list = []  # result UPDATEs the database refused; written on the next run
-        self._next_config_report = 0.0
+        self._next_config_report = 0.0 if report_unconfigured else float("inf")  # the main worker's job
 
     @property
     def ready(self) -> list[str]:

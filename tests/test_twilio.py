@@ -347,7 +347,7 @@ def test_change_and_cancel_a_call_by_sms_after_the_check(stack, fake_twilio):
 @pytest.fixture(scope="module")
 def closed_stack(tmp_path_factory, fake_twilio):
     """The stack with the office open only on one short morning two days from now: closed now."""
-    from datetime import datetime, timedelta
+    from datetime import datetime
 
     from bot.booking.hours import DAYS
     from tests.conftest import _stack

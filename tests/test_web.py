@@ -293,7 +293,6 @@ def test_the_page_connects_nothing_and_keeps_nothing_until_the_chat_is_opened(ne
 @browser_test
 def test_a_whole_report_in_the_widget_ends_with_a_reference(page):
     start(page)
-    panel = page.locator("[data-testid=chat-panel]")
     assert "confidential" in page.locator("[data-testid=confidential]").inner_text()
     assert "shared phone or computer" in page.locator("[data-testid=shared-device]").inner_text()
     # What a screen reader finds: a named dialog, a named log that is read out as it grows,

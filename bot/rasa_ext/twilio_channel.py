@@ -88,6 +88,7 @@ class TwilioChannel(InputChannel):
         self.factory = session_factory(self.settings.database_url)
         self.running: Dict[str, asyncio.Task] = {}
         self.again: Dict[str, bool] = {}
+        self.sender = None  # an outbox worker of our own, to send replies at once (see send_now)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         from twilio.request_validator import RequestValidator
@@ -204,6 +205,27 @@ class TwilioChannel(InputChannel):
         else:
             language = conversation_language(events)
         await _in_thread(phone.finish, self.factory, self.settings, inbound_id, p, replies, language)
+        self.send_now()
+
+    def send_now(self) -> None:
+        """The reply is in the outbox: send it now rather than at the worker's next poll. This is one
+        more outbox worker (claims are leased, so several never send a message twice); the worker
+        process still sends whatever this does not, with its retries."""
+        from bot.outbox import Worker, build_transports
+
+        if self.sender is None:  # texts only: notifications to staff are the worker process's
+            phones = {k: v for k, v in build_transports(self.settings).items() if k in ("sms", "whatsapp")}
+            self.sender = Worker(self.factory, self.settings, transports=phones, report_unconfigured=False)
+        if not {"sms", "whatsapp"} & set(self.sender.ready):
+            return
+
+        def run() -> None:
+            try:
+                self.sender.run_once()
+            except Exception as exc:  # the worker process will send it
+                logger.warning("sending a reply at once failed (%s); the outbox worker will", type(exc).__name__)
+
+        asyncio.get_running_loop().run_in_executor(None, run)
 
     def keep_media(self, conversation_id: str, items: List[dict]) -> bool:
         files = []
