@@ -7,7 +7,8 @@ each SMS turn: how long the webhook takes to answer Twilio (it must answer at on
 gives up after 15 s and retries), and how long until the reply has reached Twilio. The outbox
 worker polls every OUTBOX_POLL_SECONDS (the default is used), which the reply's time includes.
 
-Run alone with `python -m bench.channels`, or as part of `make bench`.
+Run alone with `python -m bench.channels` (written to bench/results/channels-YYYY-MM-DD.md), or as
+part of `make bench` (a section of its report).
 """
 from __future__ import annotations
 
@@ -128,8 +129,16 @@ def markdown(f: dict) -> list[str]:
 
 
 def main() -> None:
+    import datetime
+
+    from bot.settings import ROOT
+
     with tempfile.TemporaryDirectory(prefix="hcbot-bench-channels-") as tmp:
-        print("\n".join(markdown(figures(Path(tmp)))))
+        text = "\n".join(markdown(figures(Path(tmp)))) + "\n"
+    out = ROOT / "bench" / "results" / f"channels-{datetime.date.today():%Y-%m-%d}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
