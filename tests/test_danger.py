@@ -75,15 +75,16 @@ def _best_time(text: str, runs: int = 5) -> float:
     return best
 
 
-def test_a_long_message_is_read_in_well_under_ten_milliseconds():
-    """It runs on every message: a 5,000-character report takes a few milliseconds (about 5
-    on a 2-core box), and the same phrase over and over, the worst case for its patterns,
-    stays within a small multiple of that: no pattern backtracks catastrophically."""
-    report = (". ".join(LABELLED["not_danger"]) * 3)[:5000]
-    assert len(report) == 5000 and _best_time(report) < 0.010
+def test_the_worst_case_for_the_patterns_is_no_slower_than_a_small_multiple_of_a_report():
+    """It runs on every message. Its speed is measured in `make bench`; here, no wall-clock limit
+    (a busy machine is no fault of the code), only a ratio in the same run: the same phrase over
+    and over, the worst case for its patterns, against a report of the same length, and twice the
+    length against once. Catastrophic backtracking would be hundreds of times; linear is 1 and 2."""
+    report = (". ".join(LABELLED["not_danger"]) * 6)[:10000]
+    once = _best_time(report[:5000])
+    assert _best_time(report) < 5 * once  # linear in the length: about 2
     for phrase in ("he is ", "theres a man ", "hes outside ", "knife "):
-        repeated = (phrase * 1000)[:5000]
-        assert _best_time(repeated) < 0.020, phrase
+        assert _best_time((phrase * 1000)[:5000]) < 10 * once, phrase
 
 
 def test_the_pipeline_component_makes_the_intent_danger_whatever_the_classifier_said():
@@ -187,9 +188,11 @@ def test_when_two_languages_match_the_likelier_one_speaks():
     assert lexicons.language_of(["perpetrator_here"]) is None  # English's own reader
 
 
-def test_every_lexicon_reads_a_long_message_quickly():
-    text = " ".join(str(t) for lang in OTHER_LANGUAGES for t in _labelled(lang)["not_danger"])[:5000]
-    assert _best_time_all(text) < 0.100
+def test_every_lexicon_reads_a_long_message_in_time_linear_in_its_length():
+    """As above, a ratio in the same run rather than a wall-clock limit."""
+    text = " ".join(str(t) for lang in OTHER_LANGUAGES for t in _labelled(lang)["not_danger"]) * 2
+    assert len(text) >= 10000
+    assert _best_time_all(text[:10000]) < 5 * _best_time_all(text[:5000])
 
 
 def _best_time_all(text: str) -> float:
