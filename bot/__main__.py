@@ -53,8 +53,9 @@ def cmd_run(_: argparse.Namespace) -> int:
                 f"  Rasa server (REST, socket.io, HTTP API): http://localhost:{settings.rasa_port}/\n"
                 f"  SMS and WhatsApp webhook (Twilio):       http://localhost:{settings.rasa_port}/webhooks/twilio/webhook"
                 f"{'' if settings.twilio_auth_token else ' (refuses all: TWILIO_AUTH_TOKEN is not set)'}\n"
-                f"  Action server:             http://localhost:{settings.action_port}/health\n"
-                f"  Outbox worker:             sending notifications (on-call: {settings.on_call_contact.split(':')[0]})\n"
+                f"  Action server:                           http://localhost:{settings.action_port}/health\n"
+                f"  Outbox worker:                           sending notifications and replies to texts "
+                f"(on-call: {settings.on_call_contact.split(':')[0]})\n"
                 "  Press Ctrl-C to stop everything.\n",
                 flush=True,
             )
