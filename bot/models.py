@@ -433,3 +433,67 @@ class Evidence(Base):
     data = Column(LargeBinary, nullable=False)
     consented_at = Column(UTCDateTime, nullable=False)
     received_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+# --- The officers' console (bot/console/) ------------------------------------------------------
+
+STAFF_ROLES = ("officer", "team_leader", "admin")
+
+
+class Staff(Base):
+    """Someone who signs in to the console: an officer, a team leader or an administrator.
+    Passwords are argon2 hashes; repeated failures lock the account for a while."""
+
+    __tablename__ = "staff"
+    __table_args__ = (_one_of("role", STAFF_ROLES, "ck_staff_role"),)
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(80), nullable=False, unique=True)
+    name = Column(String(120), nullable=False)
+    role = Column(String(20), nullable=False)
+    password_hash = Column(String(200), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    failed_attempts = Column(Integer, nullable=False, default=0)
+    locked_until = Column(UTCDateTime)
+    officer_id = Column(Integer, ForeignKey("officers.id", ondelete="SET NULL"))  # their officer record, if any
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class StaffSession(Base):
+    """A signed-in browser: only the SHA-256 of its cookie's token is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash = Column(String(64), primary_key=True)
+    staff_id = Column(Integer, ForeignKey("staff.id", ondelete="CASCADE"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+    last_seen_at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False)
+
+
+class AuditEntry(Base):
+    """Who looked at or did what, when: every view of a case, a transcript or an export, and every
+    change. Rows are only ever added: the database refuses UPDATE and DELETE (triggers made by the
+    migration), so no officer, and no code, can edit the record."""
+
+    __tablename__ = "audit_log"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    actor = Column(String(80), nullable=False)  # a staff username, or "system"
+    action = Column(String(40), nullable=False)
+    case_reference = Column(String(16), index=True)
+    details = Column(JSON, nullable=False, default=dict)
+
+
+class CaseNote(Base):
+    """An officer's note on a case."""
+
+    __tablename__ = "case_notes"
+
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
+    author = Column(String(80), nullable=False)
+    body = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
