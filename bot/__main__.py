@@ -1,4 +1,4 @@
-"""Command line: python -m bot {run,migrate,model,web,outbox,officers}."""
+"""Command line: python -m bot {run,migrate,model,web,outbox,officers,staff}."""
 from __future__ import annotations
 
 import argparse
@@ -76,15 +76,22 @@ def _demo_officers(settings: settings_module.Settings) -> None:
               "into the empty officers table; `python -m bot officers load FILE` loads yours.", flush=True)
 
 
-def cmd_officers_load(args: argparse.Namespace) -> int:
+def _migrated():
+    """The settings and a session factory on the case database, migrated to the latest schema."""
     from bot import migrate
-    from bot.booking.officers import OfficerFileError, load_officers
     from bot.db import session_factory
 
     settings = settings_module.load()
     migrate.upgrade(settings.database_url)
+    return settings, session_factory(settings.database_url)
+
+
+def cmd_officers_load(args: argparse.Namespace) -> int:
+    from bot.booking.officers import OfficerFileError, load_officers
+
+    _, factory = _migrated()
     try:
-        loaded = load_officers(session_factory(settings.database_url), args.file)
+        loaded = load_officers(factory, args.file)
     except OfficerFileError as exc:
         print(f"Nothing loaded: {args.file} has {len(exc.errors)} problem(s):", file=sys.stderr)
         for error in exc.errors:
@@ -126,6 +133,26 @@ def cmd_outbox(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staff_add(args: argparse.Namespace) -> int:
+    """An account for the officers' console; the password from STAFF_PASSWORD or asked for (never an argument)."""
+    import getpass
+    import os
+
+    from bot.console.auth import AccountError, add_staff
+
+    settings, factory = _migrated()
+    password = os.environ.get("STAFF_PASSWORD") or getpass.getpass("Password (at least 12 characters): ")
+    try:
+        add_staff(factory, username=args.username, name=args.name, role=args.role, password=password,
+                  actor="command-line")
+    except AccountError as exc:
+        print(f"Not added: {exc}", file=sys.stderr)
+        return 1
+    print(f"Added {args.username.strip().lower()} ({args.role}). Sign in at "
+          f"http://localhost:{settings.web_port}/console/")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     load = officers.add_parser("load", help="add or update officers from a YAML or CSV file (by code; all or none)")
     load.add_argument("file", help="a .yml, .yaml or .csv roster (bot/booking/officers.py describes the fields)")
     load.set_defaults(func=cmd_officers_load)
+    staff = sub.add_parser("staff", help="accounts for the officers' console").add_subparsers(dest="action", required=True)
+    add = staff.add_parser("add", help="add an account (the password from STAFF_PASSWORD, or asked for)")
+    add.add_argument("username")
+    add.add_argument("--name", required=True, help="their full name")
+    add.add_argument("--role", required=True, choices=["officer", "team_leader", "admin"])
+    add.set_defaults(func=cmd_staff_add)
     args = parser.parse_args(argv)
     return args.func(args)
 

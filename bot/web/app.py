@@ -75,7 +75,7 @@ def make_app(settings: Settings) -> web.Application:
         except web.HTTPException as error:
             response = error
         response.headers.update(SECURITY_HEADERS)
-        response.headers["Content-Security-Policy"] = csp
+        response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         if isinstance(response, web.HTTPException):
@@ -119,6 +119,9 @@ def make_app(settings: Settings) -> web.Application:
     for route, spec in ASSETS.items():
         app.router.add_get(route, asset(*spec))
     app.router.add_get("/health", health)
+    from bot.web.console import add_routes
+
+    add_routes(app, settings)  # the officers' console, under /console/
     return app
 
 

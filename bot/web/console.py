@@ -1,0 +1,176 @@
+"""The officers' console pages, under /console/ on the web process (Jinja2, escaped by default).
+
+/console/login           sign in (a CSRF token bound to a short-lived cookie); five failures lock
+/console/logout          sign out (POST, with the session's CSRF token)
+/console/                the queue: danger first, then risk, then the nearest deadline
+/console/cases/{ref}     a case: the report, consent, safety check, referrals, notes and history
+  POST .../contact       record first contact
+  POST .../notes         add a note
+
+Every page needs a session (a cookie holding a random token; only its hash is stored), every POST
+its CSRF token, and every view of a case is written to the append-only audit log. Pages carry no
+script at all (script-src 'none'), and everything a person wrote is escaped.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from bot.console import audit, auth
+from bot.console.queue import DEADLINE_NAMES, queue
+from bot.db import session_factory
+from bot.i18n import format_when
+from bot.models import Case, CaseEvent, CaseNote
+from bot.settings import Settings
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+COOKIE = "hcbot_console"
+LOGIN_COOKIE = "hcbot_console_login"
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+CONTACT_METHODS = ("phone", "video", "in_person", "sms", "email")
+
+
+def add_routes(app: web.Application, settings: Settings) -> None:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    factory = session_factory(settings.database_url)
+    secure = settings.rasa_public_url.startswith("https://")
+
+    def when(moment):
+        return format_when(moment, "en", settings.timezone) if moment else ""
+
+    def page(name: str, status: int = 200, **values) -> web.Response:
+        html = env.get_template(f"console/{name}.html").render(when=when, names=DEADLINE_NAMES, **values)
+        response = web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
+        response.headers["Content-Security-Policy"] = CSP
+        return response
+
+    def user_of(request: web.Request):
+        return auth.current(factory, request.cookies.get(COOKIE))
+
+    def signed_in(handler):
+        async def wrapped(request: web.Request):
+            user = user_of(request)
+            if user is None:
+                raise web.HTTPSeeOther("/console/login")
+            if request.method == "POST":
+                form = await request.post()
+                if not auth.csrf_ok(user, form.get("csrf")):
+                    raise web.HTTPForbidden(text="This form has expired. Go back, reload the page and try again.")
+                request["form"] = form
+            request["user"] = user
+            return await handler(request)
+        return wrapped
+
+    async def login_form(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+        token = secrets.token_urlsafe(24)
+        response = page("login", status=status, title="Sign in", csrf=token, error=error, user=None)
+        response.set_cookie(LOGIN_COOKIE, token, max_age=1800, path="/console", httponly=True, samesite="Strict",
+                            secure=secure)
+        return response
+
+    async def login(request: web.Request) -> web.Response:
+        form = await request.post()
+        cookie = request.cookies.get(LOGIN_COOKIE)
+        if not cookie or not secrets.compare_digest(cookie, str(form.get("csrf", ""))):
+            return await login_form(request, "The sign-in form had expired. Please try again.", status=403)
+        peer = request.remote or ""
+        signed = auth.sign_in(factory, str(form.get("username", "")), str(form.get("password", "")), ip=peer)
+        if signed is None:
+            return await login_form(request, "Those details did not work, or the account is locked for a while. "
+                                             "Please try again, or ask an administrator.", status=401)
+        response = web.HTTPSeeOther("/console/")
+        response.set_cookie(COOKIE, signed.token, path="/console", httponly=True, samesite="Strict", secure=secure)
+        response.del_cookie(LOGIN_COOKIE, path="/console")
+        raise response
+
+    @signed_in
+    async def logout(request: web.Request) -> web.Response:
+        auth.sign_out(factory, request.cookies.get(COOKIE))
+        response = web.HTTPSeeOther("/console/login")
+        response.del_cookie(COOKIE, path="/console")
+        raise response
+
+    @signed_in
+    async def queue_page(request: web.Request) -> web.Response:
+        user = request["user"]
+        with factory() as session:
+            rows = queue(session)
+            audit.record(session, user.username, "queue_viewed", details={"cases": len(rows)})
+            session.commit()
+            return page("queue", title="Cases", rows=rows, user=user)
+
+    def load_case(session, reference: str) -> Case:
+        case = session.execute(
+            select(Case).where(Case.reference == reference).options(
+                selectinload(Case.consents), selectinload(Case.work_orders), selectinload(Case.assessments),
+                selectinload(Case.referrals), selectinload(Case.events))
+        ).scalar_one_or_none()
+        if case is None:
+            raise web.HTTPNotFound(text="No case has that reference.")
+        return case
+
+    @signed_in
+    async def case_page(request: web.Request) -> web.Response:
+        user, reference = request["user"], request.match_info["reference"]
+        with factory() as session:
+            case = load_case(session, reference)
+            audit.record(session, user.username, "case_viewed", case.reference)
+            session.commit()
+            notes = list(session.execute(
+                select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)).scalars())
+            history = sorted([*case.events, *audit.for_case(session, case.reference)], key=lambda e: e.at)
+            message = {"contact": "First contact recorded.", "note": "Note added."}.get(request.query.get("done", ""))
+            return page("case", title=f"Case {case.reference}", case=case, notes=notes, history=history, user=user,
+                        message=message)
+
+    @signed_in
+    async def record_contact(request: web.Request) -> web.Response:
+        user, reference, form = request["user"], request.match_info["reference"], request["form"]
+        how = str(form.get("how", ""))
+        if how not in CONTACT_METHODS:
+            raise web.HTTPBadRequest(text="Choose how contact was made.")
+        now = datetime.now(timezone.utc)
+        with factory() as session:
+            case = load_case(session, reference)
+            if case.first_contact_at is None:
+                case.first_contact_at = now
+                case.events.append(CaseEvent(at=now, actor=user.username, action="first_contact",
+                                             details={"method": how, "within_standard": now <= case.first_contact_due_at}))
+                audit.record(session, user.username, "first_contact_recorded", case.reference, {"method": how}, now=now)
+                session.commit()
+        raise web.HTTPSeeOther(f"/console/cases/{reference}?done=contact")
+
+    @signed_in
+    async def add_note(request: web.Request) -> web.Response:
+        user, reference, form = request["user"], request.match_info["reference"], request["form"]
+        body = str(form.get("body", "")).strip()[:5000]
+        if not body:
+            raise web.HTTPBadRequest(text="A note cannot be empty.")
+        with factory() as session:
+            case = load_case(session, reference)
+            session.add(CaseNote(case_id=case.id, author=user.username, body=body))
+            audit.record(session, user.username, "note_added", case.reference)
+            session.commit()
+        raise web.HTTPSeeOther(f"/console/cases/{reference}?done=note")
+
+    async def stylesheet(_: web.Request) -> web.Response:
+        return web.Response(body=(STATIC / "console.css").read_bytes(), content_type="text/css", charset="utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    app.router.add_get("/console/login", login_form)
+    app.router.add_post("/console/login", login)
+    app.router.add_post("/console/logout", logout)
+    app.router.add_get("/console/", queue_page)
+    app.router.add_get("/console/cases/{reference}", case_page)
+    app.router.add_post("/console/cases/{reference}/contact", record_contact)
+    app.router.add_post("/console/cases/{reference}/notes", add_note)
+    app.router.add_get("/console/console.css", stylesheet)

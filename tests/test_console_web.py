@@ -1,0 +1,117 @@
+"""The console's pages over HTTP (aiohttp's test server, the real app), on SQLite and PostgreSQL:
+sign-in, CSRF, the queue, a hostile report shown harmless, first contact recorded, and each step
+in the audit log."""
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from bot.console import auth
+from bot.models import AuditEntry, Case, CaseNote
+
+PASSWORD = "correct horse battery"
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)><a href="javascript:alert(2)">click</a>'
+
+
+def _seed(factory):
+    auth.add_staff(factory, username="asha", name="Asha Patel", role="officer", password=PASSWORD)
+    now = datetime.now(timezone.utc)
+    with factory() as s:
+        for ref, risk, danger, due in (("AAA-AAA-AAA", "standard", False, 20), ("CCC-CCC-CCC", "high", False, 10),
+                                       ("DDD-DDD-DDD", None, True, 23)):
+            s.add(Case(reference=ref, report_id=f"r-{ref}", conversation_id=f"c-{ref}", channel="webchat", language="en",
+                       status="new", submitted_at=now, risk_level=risk, immediate_risk=danger,
+                       first_contact_due_at=now + timedelta(hours=due), review_due_at=now + timedelta(days=90),
+                       description=HOSTILE, skipped=[]))
+        s.commit()
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_sign_in_queue_case_first_contact_and_the_audit_log(factory, settings):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.web.app import make_app
+
+    _seed(factory)
+    app_settings = replace(settings, rasa_public_url="http://127.0.0.1:5005")
+
+    async def run():
+        async with TestClient(TestServer(make_app(app_settings))) as client:
+            r = await client.get("/console/", allow_redirects=False)
+            assert r.status == 303 and r.headers["Location"] == "/console/login"
+            r = await client.get("/console/login")
+            html = await r.text()
+            assert "default-src 'none'" in r.headers["Content-Security-Policy"]  # no script can run at all
+            login_csrf = _csrf(html)
+            r = await client.post("/console/login", data={"csrf": "forged", "username": "asha", "password": PASSWORD})
+            assert r.status == 403
+            r = await client.get("/console/login")
+            login_csrf = _csrf(await r.text())
+            r = await client.post("/console/login", data={"csrf": login_csrf, "username": "asha", "password": "nope nope nope"})
+            assert r.status == 401 and "did not work" in await r.text()
+            r = await client.get("/console/login")
+            r = await client.post("/console/login", allow_redirects=False,
+                                  data={"csrf": _csrf(await r.text()), "username": "asha", "password": PASSWORD})
+            assert r.status == 303
+            cookie = r.headers["Set-Cookie"]
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
+
+            r = await client.get("/console/")
+            html = await r.text()
+            assert r.status == 200
+            assert re.findall(r"[A-Z]{3}-[A-Z]{3}-[A-Z]{3}(?=</a>)", html) == ["DDD-DDD-DDD", "CCC-CCC-CCC", "AAA-AAA-AAA"]
+
+            r = await client.get("/console/cases/AAA-AAA-AAA")
+            html = await r.text()
+            assert r.status == 200 and "default-src 'none'" in r.headers["Content-Security-Policy"]
+            assert "<script>alert" not in html and "<img src=x" not in html and 'href="javascript:' not in html
+            assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+            csrf = _csrf(html)
+
+            r = await client.post("/console/cases/AAA-AAA-AAA/contact", data={"how": "phone"})
+            assert r.status == 403  # no CSRF token
+            r = await client.post("/console/cases/AAA-AAA-AAA/contact", data={"how": "phone", "csrf": csrf})
+            assert r.status == 200 and "First contact recorded." in await r.text()
+            r = await client.post("/console/cases/AAA-AAA-AAA/notes", data={"body": HOSTILE, "csrf": csrf})
+            assert "<script>alert" not in await r.text()
+            assert (await client.get("/console/cases/NOT-A-REF")).status == 404
+
+            r = await client.post("/console/logout", data={"csrf": csrf}, allow_redirects=False)
+            assert r.status == 303
+            r = await client.get("/console/", allow_redirects=False)
+            assert r.status == 303  # signed out: the old cookie no longer works
+
+    asyncio.run(run())
+    with factory() as s:
+        case = s.execute(select(Case).where(Case.reference == "AAA-AAA-AAA")).scalar_one()
+        assert case.first_contact_at is not None
+        assert [e.action for e in case.events] == ["first_contact"]
+        assert s.execute(select(CaseNote.body)).scalar() == HOSTILE  # kept as written, shown escaped
+        entries = [(e.actor, e.action, e.case_reference) for e in s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
+    actions = [a for _, a, _ in entries]
+    assert actions[:1] == ["staff_added"] and "sign_in_failed" in actions and "signed_in" in actions
+    assert ("asha", "case_viewed", "AAA-AAA-AAA") in entries
+    assert ("asha", "first_contact_recorded", "AAA-AAA-AAA") in entries
+    assert ("asha", "note_added", "AAA-AAA-AAA") in entries and actions[-1] == "signed_out"
+
+
+def test_the_command_line_adds_an_account_with_the_password_from_the_environment(case_db, monkeypatch, capsys):
+    from bot.__main__ import main
+    from bot.db import session_factory
+    from bot.models import Staff
+
+    monkeypatch.setenv("STAFF_PASSWORD", PASSWORD)
+    assert main(["staff", "add", "Kim", "--name", "Kim Lee", "--role", "team_leader"]) == 0
+    monkeypatch.setenv("STAFF_PASSWORD", "short")
+    assert main(["staff", "add", "lee", "--name", "Lee", "--role", "officer"]) == 1
+    assert "at least 12 characters" in capsys.readouterr().err
+    with session_factory(case_db)() as s:
+        assert [(x.username, x.role) for x in s.execute(select(Staff)).scalars()] == [("kim", "team_leader")]
+    assert auth.sign_in(session_factory(case_db), "kim", PASSWORD) is not None
