@@ -32,6 +32,7 @@ def cmd_run(_: argparse.Namespace) -> int:
     settings = settings_module.load()
     migrate.upgrade(settings.database_url)
     _demo_officers(settings)
+    _demo_console(settings)
     model = ensure_model()
     env = processes.environment(settings)
     procs = [
@@ -84,6 +85,22 @@ def _migrated():
     settings = settings_module.load()
     migrate.upgrade(settings.database_url)
     return settings, session_factory(settings.database_url)
+
+
+def _demo_console(settings: settings_module.Settings) -> None:
+    """Demo accounts and cases for the console, into an empty development (SQLite) database only."""
+    from bot.console.demo import DEMO_PASSWORD, DEMO_STAFF, ensure_demo, is_development
+    from bot.db import session_factory
+
+    if not is_development(settings):
+        return
+    accounts, cases = ensure_demo(session_factory(settings.database_url), settings)
+    if accounts:
+        names = ", ".join(username for username, _, _ in DEMO_STAFF)
+        print(f"Console demo accounts {names}, password {DEMO_PASSWORD} (this machine's development database "
+              "only; `python -m bot staff add` makes real ones).", flush=True)
+    if cases:
+        print("Loaded demo cases into the empty development database.", flush=True)
 
 
 def cmd_officers_load(args: argparse.Namespace) -> int:

@@ -115,3 +115,57 @@ def test_the_command_line_adds_an_account_with_the_password_from_the_environment
     with session_factory(case_db)() as s:
         assert [(x.username, x.role) for x in s.execute(select(Staff)).scalars()] == [("kim", "team_leader")]
     assert auth.sign_in(session_factory(case_db), "kim", PASSWORD) is not None
+
+
+def test_demo_data_fills_an_empty_database_once_in_the_queues_order(factory, settings):
+    from bot.console.demo import DEMO_CASES, DEMO_PASSWORD, ensure_demo
+    from bot.console.queue import queue
+
+    assert ensure_demo(factory, settings) == (True, True)
+    assert ensure_demo(factory, settings) == (False, False)
+    assert auth.sign_in(factory, "demo.officer", DEMO_PASSWORD) is not None
+    with factory() as s:
+        rows = queue(s)
+    assert len(rows) == len(DEMO_CASES)
+    assert rows[0].case.immediate_risk and rows[1].case.risk_level == "high"
+    assert any("first_contact" in r.breached for r in rows)  # one is past its 24 hours
+
+
+def test_the_conversation_is_opened_only_for_a_reason_and_each_opening_is_audited(sqlite_stack):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.db import session_factory
+    from bot.web.app import make_app
+    from tests.test_integration import Chat
+
+    chat = Chat(sqlite_stack)
+    chat.say("hello")
+    chat.say("I want to report something")
+    chat.say("<b>My neighbour</b> left a threatening note on my door")
+    chat.say("he's outside my door with a knife")  # danger now: the case exists at once
+    reference = chat.slot("case_reference")
+    assert reference
+    factory = session_factory(sqlite_stack.settings.database_url)
+    username = "reader" + reference.replace("-", "").lower()
+    auth.add_staff(factory, username=username, name="Reader", role="officer", password=PASSWORD)
+
+    async def run():
+        async with TestClient(TestServer(make_app(sqlite_stack.settings))) as client:
+            r = await client.get("/console/login")
+            await client.post("/console/login", data={"csrf": _csrf(await r.text()), "username": username,
+                                                     "password": PASSWORD})
+            html = await (await client.get(f"/console/cases/{reference}")).text()
+            csrf = _csrf(html)
+            r = await client.post(f"/console/cases/{reference}/transcript", data={"csrf": csrf})
+            assert r.status == 400  # no reason given
+            r = await client.post(f"/console/cases/{reference}/transcript", data={"csrf": csrf, "reason": "risk_review"})
+            return r.status, await r.text()
+
+    status, html = asyncio.run(run())
+    assert status == 200
+    assert "&lt;b&gt;My neighbour&lt;/b&gt; left a threatening note" in html and "<b>My neighbour" not in html
+    assert "outside my door with a knife" in html and "call 999" in html
+    with factory() as s:
+        opened = [e for e in s.execute(select(AuditEntry).where(AuditEntry.case_reference == reference)).scalars()
+                  if e.action == "transcript_viewed"]
+    assert [(e.actor, e.details) for e in opened] == [(username, {"reason": "risk_review"})]

@@ -6,6 +6,7 @@
 /console/cases/{ref}     a case: the report, consent, safety check, referrals, notes and history
   POST .../contact       record first contact
   POST .../notes         add a note
+  POST .../transcript    open the conversation, for a reason given (audited with it)
 
 Every page needs a session (a cookie holding a random token; only its hash is stored), every POST
 its CSRF token, and every view of a case is written to the append-only audit log. Pages carry no
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.console import audit, auth
+from bot.console.transcript import REASONS, transcript
 from bot.console.queue import DEADLINE_NAMES, queue
 from bot.db import session_factory
 from bot.i18n import format_when
@@ -130,7 +132,23 @@ def add_routes(app: web.Application, settings: Settings) -> None:
             history = sorted([*case.events, *audit.for_case(session, case.reference)], key=lambda e: e.at)
             message = {"contact": "First contact recorded.", "note": "Note added."}.get(request.query.get("done", ""))
             return page("case", title=f"Case {case.reference}", case=case, notes=notes, history=history, user=user,
-                        message=message)
+                        message=message, reasons=REASONS)
+
+    @signed_in
+    async def transcript_page(request: web.Request) -> web.Response:
+        """The conversation, opened on purpose: a reason is required and written to the audit log."""
+        user, reference, form = request["user"], request.match_info["reference"], request["form"]
+        reason = str(form.get("reason", ""))
+        if reason not in REASONS:
+            raise web.HTTPBadRequest(text="Choose why you are opening the conversation.")
+        with factory() as session:
+            case = load_case(session, reference)
+            audit.record(session, user.username, "transcript_viewed", case.reference, {"reason": reason})
+            session.commit()
+            conversation_id = case.conversation_id
+        lines = transcript(settings.tracker_database_url, conversation_id)
+        return page("transcript", title=f"Conversation of {reference}", case=case, lines=lines, user=user,
+                    reason=REASONS[reason])
 
     @signed_in
     async def record_contact(request: web.Request) -> web.Response:
@@ -173,4 +191,5 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/console/cases/{reference}", case_page)
     app.router.add_post("/console/cases/{reference}/contact", record_contact)
     app.router.add_post("/console/cases/{reference}/notes", add_note)
+    app.router.add_post("/console/cases/{reference}/transcript", transcript_page)
     app.router.add_get("/console/console.css", stylesheet)
