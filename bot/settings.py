@@ -90,6 +90,8 @@ class Settings:
     twilio_whatsapp_template_sid: str = ""  # approved WhatsApp template for replies after 24 hours
     max_message_chars: int = 2000  # a longer message gets a kind answer, not an error
     evidence_max_bytes: int = 10_000_000  # the largest photo or file kept as evidence
+    # The partner API (bot/web/api.py): "name:token" pairs, comma-separated; empty: every request refused.
+    api_tokens: str = ""
 
 
 # Settings read as given, then tidied (the bank-holiday region is a lower-case name).

@@ -122,6 +122,8 @@ def make_app(settings: Settings) -> web.Application:
     from bot.web.console import add_routes
 
     add_routes(app, settings)  # the officers' console, under /console/
+    from bot.web import api
+    api.add_routes(app, settings)  # the partner API, under /api/ (docs/openapi.yaml)
     return app
 
 
