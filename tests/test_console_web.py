@@ -169,3 +169,43 @@ def test_the_conversation_is_opened_only_for_a_reason_and_each_opening_is_audite
         opened = [e for e in s.execute(select(AuditEntry).where(AuditEntry.case_reference == reference)).scalars()
                   if e.action == "transcript_viewed"]
     assert [(e.actor, e.details) for e in opened] == [(username, {"reason": "risk_review"})]
+
+
+def test_an_officer_records_a_referral_outcome_and_closes_the_case_with_the_survey_sent(factory, settings):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.models import OutboxMessage, Referral
+    from bot.web.app import make_app
+    from tests.test_cases import submit
+
+    auth.add_staff(factory, username="asha", name="Asha Patel", role="officer", password=PASSWORD)
+    reference = submit(factory, settings, report_id="web-close").reference
+    with factory() as s:
+        referral_id = s.execute(select(Referral.id)).scalars().first()
+
+    async def run():
+        async with TestClient(TestServer(make_app(settings))) as client:
+            r = await client.get("/console/login")
+            await client.post("/console/login", data={"csrf": _csrf(await r.text()), "username": "asha",
+                                                     "password": PASSWORD})
+            csrf = _csrf(await (await client.get(f"/console/cases/{reference}")).text())
+            steps = [("referral", {"referral": str(referral_id), "outcome": "accepted"}, "Outcome recorded."),
+                     ("action", {"action": "mediation", "note": ""}, "Action recorded."),
+                     ("close", {"reason": "resolved", "told_by": ""}, None),  # not told: refused
+                     ("close", {"reason": "resolved", "told_by": "phone"}, "Case closed"),
+                     ("appeal", {}, "Case reopened on appeal.")]
+            seen = []
+            for path, data, expected in steps:
+                r = await client.post(f"/console/cases/{reference}/{path}", data={**data, "csrf": csrf})
+                text = await r.text()
+                seen.append(r.status if expected is None else (r.status, expected in text))
+            return seen
+
+    assert asyncio.run(run()) == [(200, True), (200, True), 400, (200, True), (200, True)]
+    with factory() as s:
+        assert s.get(Referral, referral_id).status == "accepted"
+        assert s.execute(select(OutboxMessage.topic).where(OutboxMessage.topic == "survey")).scalar() == "survey"
+        trail = [e.action for e in s.execute(select(AuditEntry).where(AuditEntry.case_reference == reference)
+                                             .order_by(AuditEntry.id)).scalars()]
+    assert [a for a in trail if a != "case_viewed"] == ["referral_outcome_recorded", "action_recorded", "case_closed",
+                                                        "case_reopened_on_appeal"]

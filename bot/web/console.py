@@ -7,6 +7,9 @@
   POST .../contact       record first contact
   POST .../notes         add a note
   POST .../transcript    open the conversation, for a reason given (audited with it)
+  POST .../referral      record a referral's outcome
+  POST .../action        record an action taken from the policies' range
+  POST .../close         close it (the person told; a reason; the survey sent); .../appeal reopens
 
 Every page needs a session (a cookie holding a random token; only its hash is stored), every POST
 its CSRF token, and every view of a case is written to the append-only audit log. Pages carry no
@@ -23,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.console import audit, auth
+from bot.console import audit, auth, lifecycle
 from bot.console.transcript import REASONS, transcript
 from bot.console.queue import DEADLINE_NAMES, queue
 from bot.db import session_factory
@@ -130,9 +133,44 @@ def add_routes(app: web.Application, settings: Settings) -> None:
             notes = list(session.execute(
                 select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)).scalars())
             history = sorted([*case.events, *audit.for_case(session, case.reference)], key=lambda e: e.at)
-            message = {"contact": "First contact recorded.", "note": "Note added."}.get(request.query.get("done", ""))
+            message = {"contact": "First contact recorded.", "note": "Note added.", "referral": "Outcome recorded.",
+                       "action": "Action recorded.", "close": "Case closed; the survey goes to their safe contact.",
+                       "appeal": "Case reopened on appeal."}.get(request.query.get("done", ""))
             return page("case", title=f"Case {case.reference}", case=case, notes=notes, history=history, user=user,
-                        message=message, reasons=REASONS)
+                        message=message, reasons=REASONS, outcomes=lifecycle.REFERRAL_OUTCOMES,
+                        actions=lifecycle.POLICY_ACTIONS, closure_reasons=lifecycle.CLOSURE_REASONS,
+                        told_by=lifecycle.TOLD_BY)
+
+    def lifecycle_step(done: str, work):
+        """A POST that changes the case through bot.console.lifecycle, then back to the case page."""
+        @signed_in
+        async def handler(request: web.Request) -> web.Response:
+            user, reference, form = request["user"], request.match_info["reference"], request["form"]
+            try:
+                work(user.username, reference, form)
+            except lifecycle.LifecycleError as exc:
+                raise web.HTTPBadRequest(text=str(exc))
+            raise web.HTTPSeeOther(f"/console/cases/{reference}?done={done}")
+        return handler
+
+    def _referral(officer, reference, form):
+        try:
+            referral_id = int(form.get("referral", ""))
+        except ValueError:
+            raise lifecycle.LifecycleError("Choose a referral.") from None
+        lifecycle.record_referral_outcome(factory, reference=reference, referral_id=referral_id,
+                                          outcome=str(form.get("outcome", "")), officer=officer)
+
+    def _action(officer, reference, form):
+        lifecycle.record_action(factory, reference=reference, action=str(form.get("action", "")), officer=officer,
+                                note=str(form.get("note", "")))
+
+    def _close(officer, reference, form):
+        lifecycle.close_case(factory, settings, reference=reference, reason=str(form.get("reason", "")),
+                             told_by=str(form.get("told_by", "")), officer=officer)
+
+    def _appeal(officer, reference, form):
+        lifecycle.appeal(factory, reference=reference, officer=officer)
 
     @signed_in
     async def transcript_page(request: web.Request) -> web.Response:
@@ -192,4 +230,8 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_post("/console/cases/{reference}/contact", record_contact)
     app.router.add_post("/console/cases/{reference}/notes", add_note)
     app.router.add_post("/console/cases/{reference}/transcript", transcript_page)
+    app.router.add_post("/console/cases/{reference}/referral", lifecycle_step("referral", _referral))
+    app.router.add_post("/console/cases/{reference}/action", lifecycle_step("action", _action))
+    app.router.add_post("/console/cases/{reference}/close", lifecycle_step("close", _close))
+    app.router.add_post("/console/cases/{reference}/appeal", lifecycle_step("appeal", _appeal))
     app.router.add_get("/console/console.css", stylesheet)

@@ -1,0 +1,163 @@
+"""What officers record on a case, and its closing, as the policies set them (Karin 4.24-4.33;
+Karbon 3.4-3.5): referral outcomes, the actions taken from the policy's range, closure only after
+the person has been told, with a reason and a window to appeal, an appeal that reopens the case,
+and a satisfaction survey sent after closure through the person's safe contact method (4.30).
+
+Every change is a case event and an audit entry, in the transaction that makes it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import outbox
+from bot.console import audit
+from bot.i18n import N_, translate
+from bot.models import Case, CaseEvent, CaseNote, Referral
+from bot.settings import Settings
+
+REFERRAL_OUTCOMES = {"accepted": "Accepted", "declined": "Declined", "no_response": "No response yet",
+                     "completed": "Completed", "withdrawn": "Withdrawn (the person asked)"}
+# The range of actions the policies name (Karin 4.31-4.33; Karbon 3.5).
+POLICY_ACTIONS = {
+    "warning_letter": "Warning letter", "acceptable_behaviour_agreement": "Acceptable behaviour agreement",
+    "mediation": "Mediation", "community_protection_warning": "Community protection warning",
+    "injunction": "Injunction", "notice_of_seeking_possession": "Notice of seeking possession",
+    "possession_proceedings": "Possession proceedings", "security_measures": "Security measures fitted",
+    "management_transfer": "Management transfer", "support_referral": "Referral to a support agency",
+    "police_liaison": "Joint work with the police", "no_further_action": "No further action possible",
+}
+CLOSURE_REASONS = {
+    "resolved": "Resolved: the behaviour has stopped",
+    "person_withdrew": "The person no longer wants us to act",
+    "no_further_action": "No further action is possible",
+    "moved_away": "The person or the perpetrator has moved",
+    "passed_to_police": "Taken on by the police",
+}
+TOLD_BY = {"phone": "phone", "in_person": "in person", "letter": "letter", "email": "email", "sms": "SMS"}
+APPEAL_DAYS = 28
+SURVEY = N_("Your housing association would like to know how we handled your report {reference}. "
+            "Reply with a number from 1 (very poor) to 5 (very good). Your answer is confidential.")
+
+
+class LifecycleError(ValueError):
+    """What was asked cannot be done (the message says why, for the officer)."""
+
+
+def _case(session: Session, reference: str) -> Case:
+    case = session.execute(select(Case).where(Case.reference == reference)).scalar_one_or_none()
+    if case is None:
+        raise LifecycleError("No case has that reference.")
+    return case
+
+
+def _now(now: Optional[datetime]) -> datetime:
+    return now or datetime.now(timezone.utc)
+
+
+def record_referral_outcome(factory: sessionmaker, *, reference: str, referral_id: int, outcome: str, officer: str,
+                            now: Optional[datetime] = None) -> None:
+    if outcome not in REFERRAL_OUTCOMES:
+        raise LifecycleError("Choose an outcome.")
+    now = _now(now)
+    with factory() as session:
+        case = _case(session, reference)
+        referral = session.get(Referral, referral_id)
+        if referral is None or referral.case_id != case.id:
+            raise LifecycleError("That referral is not on this case.")
+        previous, referral.status, referral.updated_at = referral.status, outcome, now
+        case.events.append(CaseEvent(at=now, actor=officer, action="referral_outcome",
+                                     details={"kind": referral.kind, "from": previous, "to": outcome}))
+        audit.record(session, officer, "referral_outcome_recorded", reference, {"kind": referral.kind, "to": outcome},
+                     now=now)
+        session.commit()
+
+
+def record_action(factory: sessionmaker, *, reference: str, action: str, officer: str, note: str = "",
+                  now: Optional[datetime] = None) -> None:
+    if action not in POLICY_ACTIONS:
+        raise LifecycleError("Choose an action from the list.")
+    now = _now(now)
+    with factory() as session:
+        case = _case(session, reference)
+        case.events.append(CaseEvent(at=now, actor=officer, action="action_taken", details={"action": action}))
+        if note.strip():
+            session.add(CaseNote(case_id=case.id, author=officer, body=note.strip()[:5000], created_at=now))
+        audit.record(session, officer, "action_recorded", reference, {"action": action}, now=now)
+        session.commit()
+
+
+@dataclass(frozen=True)
+class Closed:
+    appeal_until: datetime
+    survey: str  # sent | no_safe_contact
+
+
+def survey_contact(case: Case) -> Optional[outbox.Contact]:
+    """Where a survey may go: the safer contact they gave, else the report's contact unless they
+    said it is not safe; never to an anonymous report."""
+    if case.anonymous:
+        return None
+    other = case.safe_contact_other or ""
+    if other.startswith("+"):
+        return outbox.Contact("sms", other)
+    if "@" in other:
+        return outbox.Contact("email", other)
+    if case.safe_to_contact is False:
+        return None
+    if case.contact_phone:
+        return outbox.Contact("sms", case.contact_phone)
+    if case.contact_email:
+        return outbox.Contact("email", case.contact_email)
+    return None
+
+
+def close_case(factory: sessionmaker, settings: Settings, *, reference: str, reason: str, told_by: str,
+               officer: str, now: Optional[datetime] = None) -> Closed:
+    """Close a case the person has been told of: the reason, a 28-day window to appeal, and the
+    satisfaction survey through their safe contact method (in their language)."""
+    if reason not in CLOSURE_REASONS:
+        raise LifecycleError("Choose why the case is closing.")
+    if told_by not in TOLD_BY:
+        raise LifecycleError("A case closes only after the person has been told: say how they were told.")
+    now = _now(now)
+    with factory() as session:
+        case = _case(session, reference)
+        if case.status == "closed":
+            raise LifecycleError("The case is closed already.")
+        appeal_until = now + timedelta(days=APPEAL_DAYS)
+        case.status = "closed"
+        case.events.append(CaseEvent(at=now, actor=officer, action="closed", details={
+            "reason": reason, "told_by": told_by, "appeal_until": appeal_until.isoformat()}))
+        contact = survey_contact(case)
+        if contact is not None:
+            outbox.enqueue(session, dedupe_key=f"survey:{case.reference}:{now.date().isoformat()}", topic="survey",
+                           contact=contact, body=translate(SURVEY, case.language).replace("{reference}", case.reference),
+                           subject=translate(N_("How did we do?"), case.language), case_id=case.id, now=now)
+        survey = "sent" if contact is not None else "no_safe_contact"
+        case.events.append(CaseEvent(at=now, actor="system", action="survey", details={"status": survey}))
+        audit.record(session, officer, "case_closed", reference, {"reason": reason, "survey": survey}, now=now)
+        session.commit()
+        return Closed(appeal_until, survey)
+
+
+def appeal(factory: sessionmaker, *, reference: str, officer: str, now: Optional[datetime] = None) -> None:
+    """The person appealed the closure (within the window): the case opens again for review."""
+    now = _now(now)
+    with factory() as session:
+        case = _case(session, reference)
+        closed = [e for e in case.events if e.action == "closed"]
+        if case.status != "closed" or not closed:
+            raise LifecycleError("Only a closed case can be appealed.")
+        until = datetime.fromisoformat(closed[-1].details["appeal_until"])
+        if now > until:
+            raise LifecycleError("The window to appeal has passed.")
+        case.status = "reopened"
+        case.review_due_at = now + timedelta(days=14)
+        case.events.append(CaseEvent(at=now, actor=officer, action="appeal", details={"reopened": True}))
+        audit.record(session, officer, "case_reopened_on_appeal", reference, now=now)
+        session.commit()
