@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox, references, referrals
 from bot.channels.phone import link_evidence
+from bot.console import audit
 from bot.consent import WORDINGS
 from bot.models import Case, CaseEvent, Consent, RiskAssessment, WorkOrder
 from bot.report.questions import SKIPPED, SLOTS, is_anonymous, relevant_answers
@@ -401,6 +402,7 @@ def override_risk(
         case.events.append(CaseEvent(at=now, actor=officer, action="risk_override",
                                      details={"from": previous, "to": level}))
         new = referrals.raise_referrals(session, case, case_facts(case), settings, now)
+        audit.record(session, officer, "risk_overridden", case.reference, {"from": previous, "to": level}, now=now)
         session.commit()
         return [r.kind for r in new]
 

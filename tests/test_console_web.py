@@ -189,7 +189,10 @@ def test_an_officer_records_a_referral_outcome_and_closes_the_case_with_the_surv
             await client.post("/console/login", data={"csrf": _csrf(await r.text()), "username": "asha",
                                                      "password": PASSWORD})
             csrf = _csrf(await (await client.get(f"/console/cases/{reference}")).text())
-            steps = [("referral", {"referral": str(referral_id), "outcome": "accepted"}, "Outcome recorded."),
+            steps = [("risk", {"level": "high", "reason": ""}, None),  # a reason is needed: refused
+                     ("risk", {"level": "high", "reason": "Threats to the children since the check"},
+                      "Risk level changed"),
+                     ("referral", {"referral": str(referral_id), "outcome": "accepted"}, "Outcome recorded."),
                      ("action", {"action": "mediation", "note": ""}, "Action recorded."),
                      ("close", {"reason": "resolved", "told_by": ""}, None),  # not told: refused
                      ("close", {"reason": "resolved", "told_by": "phone"}, "Case closed"),
@@ -201,11 +204,11 @@ def test_an_officer_records_a_referral_outcome_and_closes_the_case_with_the_surv
                 seen.append(r.status if expected is None else (r.status, expected in text))
             return seen
 
-    assert asyncio.run(run()) == [(200, True), (200, True), 400, (200, True), (200, True)]
+    assert asyncio.run(run()) == [400, (200, True), (200, True), (200, True), 400, (200, True), (200, True)]
     with factory() as s:
         assert s.get(Referral, referral_id).status == "accepted"
         assert s.execute(select(OutboxMessage.topic).where(OutboxMessage.topic == "survey")).scalar() == "survey"
         trail = [e.action for e in s.execute(select(AuditEntry).where(AuditEntry.case_reference == reference)
                                              .order_by(AuditEntry.id)).scalars()]
-    assert [a for a in trail if a != "case_viewed"] == ["referral_outcome_recorded", "action_recorded", "case_closed",
-                                                        "case_reopened_on_appeal"]
+    assert [a for a in trail if a != "case_viewed"] == ["risk_overridden", "referral_outcome_recorded", "action_recorded",
+                                                        "case_closed", "case_reopened_on_appeal"]

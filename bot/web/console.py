@@ -9,6 +9,7 @@
   POST .../transcript    open the conversation, for a reason given (audited with it)
   POST .../referral      record a referral's outcome
   POST .../action        record an action taken from the policies' range
+  POST .../risk          override the risk level, with a reason (the scored level is kept)
   POST .../close         close it (the person told; a reason; the survey sent); .../appeal reopens
 
 Every page needs a session (a cookie holding a random token; only its hash is stored), every POST
@@ -135,7 +136,7 @@ def add_routes(app: web.Application, settings: Settings) -> None:
             history = sorted([*case.events, *audit.for_case(session, case.reference)], key=lambda e: e.at)
             message = {"contact": "First contact recorded.", "note": "Note added.", "referral": "Outcome recorded.",
                        "action": "Action recorded.", "close": "Case closed; the survey goes to their safe contact.",
-                       "appeal": "Case reopened on appeal."}.get(request.query.get("done", ""))
+                       "appeal": "Case reopened on appeal.", "risk": "Risk level changed; the scored level is kept."}.get(request.query.get("done", ""))
             return page("case", title=f"Case {case.reference}", case=case, notes=notes, history=history, user=user,
                         message=message, reasons=REASONS, outcomes=lifecycle.REFERRAL_OUTCOMES,
                         actions=lifecycle.POLICY_ACTIONS, closure_reasons=lifecycle.CLOSURE_REASONS,
@@ -171,6 +172,15 @@ def add_routes(app: web.Application, settings: Settings) -> None:
 
     def _appeal(officer, reference, form):
         lifecycle.appeal(factory, reference=reference, officer=officer)
+
+    def _override(officer, reference, form):
+        from bot.cases import override_risk
+
+        try:
+            override_risk(factory, settings, case_reference=reference, level=str(form.get("level", "")),
+                          reason=str(form.get("reason", "")), officer=officer)
+        except ValueError as exc:
+            raise lifecycle.LifecycleError(str(exc).capitalize() + ".") from None
 
     @signed_in
     async def transcript_page(request: web.Request) -> web.Response:
@@ -234,4 +244,5 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_post("/console/cases/{reference}/action", lifecycle_step("action", _action))
     app.router.add_post("/console/cases/{reference}/close", lifecycle_step("close", _close))
     app.router.add_post("/console/cases/{reference}/appeal", lifecycle_step("appeal", _appeal))
+    app.router.add_post("/console/cases/{reference}/risk", lifecycle_step("risk", _override))
     app.router.add_get("/console/console.css", stylesheet)
