@@ -30,7 +30,7 @@ from bot import settings as settings_module
 from bot.channels import phone, sms
 from bot.channels.tokens import phone_sender_id, secret_key
 from bot.db import session_factory
-from bot.languages import LANGUAGES
+from bot.rasa_ext import said
 
 logger = logging.getLogger(__name__)
 
@@ -45,32 +45,18 @@ def _in_thread(func, *args):
 def replies_to(events: List[Any], message_id: str) -> tuple[Optional[List[phone.BotMessage]], str]:
     """The bot's messages that answered the user message ``message_id`` (None if the dialogue has
     not had it), and the conversation's language after it."""
-    language = "en"
-    found = None
-    for event in events:
-        if isinstance(event, SlotSet) and event.key == "language" and event.value in LANGUAGES:
-            language = event.value
-        elif isinstance(event, UserUttered):
+    found, language = None, said.DEFAULT_LANGUAGE
+    for event, language in said.with_language(events):
+        if isinstance(event, UserUttered):
             if found is not None:
                 break
             if event.message_id == message_id:
                 found = []
         elif isinstance(event, BotUttered) and found is not None:
-            buttons = tuple(
-                {"title": str(b.get("title") or b.get("payload")), "payload": str(b.get("payload") or b.get("title"))}
-                for b in (event.data.get("buttons") or []) if isinstance(b, dict)
-            )
+            buttons = tuple(said.buttons_of(event))
             if (event.text or "").strip() or buttons:
                 found.append(phone.BotMessage(event.text or "", buttons))
     return found, language
-
-
-def conversation_language(events: List[Any]) -> str:
-    language = "en"
-    for event in events:
-        if isinstance(event, SlotSet) and event.key == "language" and event.value in LANGUAGES:
-            language = event.value
-    return language
 
 
 class TwilioChannel(InputChannel):
@@ -203,7 +189,7 @@ class TwilioChannel(InputChannel):
             found, language = replies_to(events, p.message_sid)
             replies = found or []
         else:
-            language = conversation_language(events)
+            language = said.language_of(events)
         await _in_thread(phone.finish, self.factory, self.settings, inbound_id, p, replies, language)
         self.send_now()
 

@@ -37,20 +37,20 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint
-from rasa.shared.core.events import BotUttered, SlotSet
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from socketio import AsyncServer
 
 from bot import settings as settings_module
 from bot.channels.tokens import issue_web_session, secret_key, verify_web_session
 from bot.languages import LANGUAGES
+from bot.rasa_ext.said import DEFAULT_LANGUAGE, buttons_of, with_language
 from bot.web.ui_text import ui_text
 
 logger = logging.getLogger(__name__)
 
 REMEMBERED_IDS = 500  # message ids remembered per conversation (a resend comes within seconds)
 REMEMBERED_CONVERSATIONS = 10_000  # conversations whose message ids are remembered (the latest)
-DEFAULT_LANGUAGE = "en"
 
 
 class _Blueprint(SocketBlueprint):
@@ -84,27 +84,13 @@ def greeting(language: Optional[str]) -> str:
 def bot_messages(events: List[Any], after: float) -> tuple[List[Dict[str, Any]], str]:
     """The bot's messages after ``after`` (a seq), each with the language the conversation was in
     when it was sent; and the conversation's language now."""
-    language = DEFAULT_LANGUAGE
-    out = []
-    for event in events:
-        if isinstance(event, SlotSet) and event.key == "language" and event.value in LANGUAGES:
-            language = event.value
-        elif isinstance(event, BotUttered) and event.timestamp > after:
-            text = event.text or ""
-            buttons = event.data.get("buttons") or event.data.get("quick_replies") or []
-            replies = [
-                {"title": str(b.get("title") or b.get("payload")), "payload": str(b.get("payload") or b.get("title"))}
-                for b in buttons if isinstance(b, dict) and (b.get("payload") or b.get("title"))
-            ]
-            if not text and not replies:
-                continue
-            out.append({
-                "seq": event.timestamp,
-                "text": text,
-                "quick_replies": replies,
-                "lang": language,
-                "dir": "rtl" if LANGUAGES[language].rtl else "ltr",
-            })
+    out, language = [], DEFAULT_LANGUAGE
+    for event, language in with_language(events):
+        if isinstance(event, BotUttered) and event.timestamp > after:
+            text, replies = event.text or "", buttons_of(event)
+            if text or replies:
+                out.append({"seq": event.timestamp, "text": text, "quick_replies": replies, "lang": language,
+                            "dir": "rtl" if LANGUAGES[language].rtl else "ltr"})
     return out, language
 
 
