@@ -286,8 +286,8 @@ def release_held(session: Session, number: str, now: datetime) -> int:
 
 
 def forget_unsent(factory: sessionmaker, conversation_id: str) -> None:
-    """EXIT: what the number's conversation was waiting on goes (the options, the photos not yet
-    kept, the texts not yet handled)."""
+    """EXIT: what the number's conversation was waiting on goes: the numbered options, the photos
+    not yet kept, the last reply kept to ask again."""
     with factory() as session:
         contact = session.get(PhoneContact, conversation_id)
         if contact is not None:

@@ -83,7 +83,7 @@ class TwilioChannel(InputChannel):
         channel = self
         settings = self.settings
         validator = RequestValidator(settings.twilio_auth_token) if settings.twilio_auth_token else None
-        state: Dict[str, Any] = {}
+        state: Dict[str, Any] = {}  # the sweeper task, to stop it with the server
 
         @bp.route("/", methods=["GET"])
         async def health(_):
@@ -91,7 +91,6 @@ class TwilioChannel(InputChannel):
 
         @bp.route("/webhook", methods=["POST"])
         async def receive(request):
-            state.setdefault("app", request.app)
             # Parsed here, blank values kept: Sanic drops them (an empty Body), and the signature covers them.
             form = dict(parse_qsl((request.body or b"").decode("utf-8", "replace"), keep_blank_values=True))
             url = settings.twilio_webhook_url or request.url
@@ -116,7 +115,6 @@ class TwilioChannel(InputChannel):
 
         @bp.listener("after_server_start")
         async def resume(app, _loop):
-            state["app"] = app
             state["sweeper"] = asyncio.get_running_loop().create_task(channel.sweep(on_new_message, app))
 
         @bp.listener("before_server_stop")
