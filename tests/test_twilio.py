@@ -105,6 +105,21 @@ def pick(phone: Phone, reply: str, title: str) -> str:
     return phone.say(str(numbers[title]))
 
 
+def skip_to_the_end_and_send(phone: Phone, reply: str) -> str:
+    """Skip every question left ("I'd rather not say"), then send the report: the reply to that."""
+    for _ in range(40):
+        if "Shall I send your report" in reply:
+            break
+        reply = pick(phone, reply, "I'd rather not say")
+    return pick(phone, reply, "Send my report")
+
+
+def reference_in(reply: str) -> str:
+    found = re.search(r"Your reference is ([0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3})", reply)
+    assert found, reply
+    return found.group(1)
+
+
 def db(stack):
     return session_factory(stack.settings.database_url)()
 
@@ -160,13 +175,8 @@ def test_a_whole_report_by_sms_with_numbered_replies(stack, fake_twilio):
     assert "what happened" in reply
     reply = phone.say("The people upstairs leave racist notes on my car")
     reply = pick(phone, reply, "Racist behaviour or language")
-    for _ in range(40):
-        if "Shall I send your report" in reply:
-            break
-        reply = pick(phone, reply, "I'd rather not say")
-    reply = pick(phone, reply, "Send my report")
-    assert "Your reference is" in reply
-    reference = re.search(r"Your reference is ([0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3})", reply).group(1)
+    reply = skip_to_the_end_and_send(phone, reply)
+    reference = reference_in(reply)
     assert phone.tracker()["slots"]["case_reference"] == reference
     with db(stack) as s:
         case = s.execute(select(Case).where(Case.reference == reference)).scalar_one()
@@ -269,12 +279,8 @@ def test_a_photo_kept_before_the_report_is_sent_joins_the_case(stack, fake_twili
     url = fake_twilio.add_media(b"JPEGDATA" * 50, "image/jpeg")
     reply = phone.say("They wrote this on my door", media=[(url, "image/jpeg")])
     reply = pick(phone, reply, "Yes, keep it with my report")
-    for _ in range(40):
-        if "Shall I send your report" in reply:
-            break
-        reply = pick(phone, reply, "I'd rather not say")
-    reply = pick(phone, reply, "Send my report")
-    reference = re.search(r"Your reference is ([0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3})", reply).group(1)
+    reply = skip_to_the_end_and_send(phone, reply)
+    reference = reference_in(reply)
     with db(stack) as s:
         case = s.execute(select(Case).where(Case.reference == reference)).scalar_one()
         kept = list(s.execute(select(Evidence).where(Evidence.case_id == case.id)).scalars())
@@ -365,11 +371,7 @@ def test_out_of_hours_a_text_report_is_taken_and_danger_reaches_the_on_call_offi
     reply = phone.say("hello")
     reply = pick(phone, reply, "It's happening to me")
     reply = phone.say("Someone sprayed racist graffiti on my door")
-    for _ in range(40):
-        if "Shall I send your report" in reply:
-            break
-        reply = pick(phone, reply, "I'd rather not say")
-    reply = pick(phone, reply, "Send my report")
+    reply = skip_to_the_end_and_send(phone, reply)
     assert "Your reference is" in reply
     assert "Our office is closed just now" in reply and "when we open" in reply
     # No contact details: they are told when it will be looked at, never a time before the office opens.
