@@ -212,3 +212,32 @@ def test_an_officer_records_a_referral_outcome_and_closes_the_case_with_the_surv
                                              .order_by(AuditEntry.id)).scalars()]
     assert [a for a in trail if a != "case_viewed"] == ["risk_overridden", "referral_outcome_recorded", "action_recorded",
                                                         "case_closed", "case_reopened_on_appeal"]
+
+
+def test_the_review_list_shows_reviews_due_soon_or_overdue_soonest_first(factory, settings):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.web.app import make_app
+
+    auth.add_staff(factory, username="asha", name="Asha Patel", role="officer", password=PASSWORD)
+    now = datetime.now(timezone.utc)
+    with factory() as s:
+        for ref, days, status in (("LAT-ERR-EVW", 60, "new"), ("SOO-NRE-VEW", 5, "new"), ("OVE-RDU-EEE", -2, "new"),
+                                  ("CLO-SED-AAA", -5, "closed")):
+            s.add(Case(reference=ref, report_id=f"r-{ref}", conversation_id=f"c-{ref}", channel="sms", language="en",
+                       status=status, submitted_at=now - timedelta(days=90), first_contact_due_at=now,
+                       first_contact_at=now, review_due_at=now + timedelta(days=days), skipped=[]))
+        s.commit()
+
+    async def run():
+        async with TestClient(TestServer(make_app(settings))) as client:
+            r = await client.get("/console/login")
+            await client.post("/console/login", data={"csrf": _csrf(await r.text()), "username": "asha",
+                                                     "password": PASSWORD})
+            return await (await client.get("/console/reviews")).text()
+
+    html = asyncio.run(run())
+    assert re.findall(r"[A-Z]{3}-[A-Z]{3}-[A-Z]{3}(?=</a>)", html) == ["OVE-RDU-EEE", "SOO-NRE-VEW"]
+    assert html.count("overdue</span>") == 1
+    with factory() as s:
+        assert s.execute(select(AuditEntry.action).order_by(AuditEntry.id.desc())).scalars().first() == "reviews_viewed"

@@ -70,3 +70,17 @@ def queue(session: Session, now: Optional[datetime] = None, limit: int = 500) ->
                      Row(case, tuple(deadlines), tuple(d.kind for d in deadlines if d.due_at <= now))))
     rows.sort(key=lambda pair: pair[0])
     return [row for _, row in rows[:limit]]
+
+
+REVIEW_AHEAD_DAYS = 14  # reviews shown this far ahead of their date
+
+
+def reviews(session: Session, now: Optional[datetime] = None, ahead_days: int = REVIEW_AHEAD_DAYS) -> list[Case]:
+    """Open cases whose 3-month review (Karin 4.29) is due within ``ahead_days`` or overdue, soonest first."""
+    from datetime import timedelta
+
+    now = now or datetime.now(timezone.utc)
+    return list(session.execute(
+        select(Case).where(Case.status.notin_(CLOSED), Case.review_due_at <= now + timedelta(days=ahead_days))
+        .order_by(Case.review_due_at, Case.id)
+    ).scalars())

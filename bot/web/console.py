@@ -3,6 +3,7 @@
 /console/login           sign in (a CSRF token bound to a short-lived cookie); five failures lock
 /console/logout          sign out (POST, with the session's CSRF token)
 /console/                the queue: danger first, then risk, then the nearest deadline
+/console/reviews         the reviews due at 3 months (Karin 4.29) in the next 14 days, or overdue
 /console/cases/{ref}     a case: the report, consent, safety check, referrals, notes and history
   POST .../contact       record first contact
   POST .../notes         add a note
@@ -29,7 +30,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.console import audit, auth, lifecycle
 from bot.console.transcript import REASONS, transcript
-from bot.console.queue import DEADLINE_NAMES, queue
+from bot.console.queue import DEADLINE_NAMES, REVIEW_AHEAD_DAYS, queue, reviews
 from bot.db import session_factory
 from bot.i18n import format_when
 from bot.models import Case, CaseEvent, CaseNote
@@ -113,6 +114,16 @@ def add_routes(app: web.Application, settings: Settings) -> None:
             audit.record(session, user.username, "queue_viewed", details={"cases": len(rows)})
             session.commit()
             return page("queue", title="Cases", rows=rows, user=user)
+
+    @signed_in
+    async def reviews_page(request: web.Request) -> web.Response:
+        user = request["user"]
+        now = datetime.now(timezone.utc)
+        with factory() as session:
+            due = reviews(session, now)
+            audit.record(session, user.username, "reviews_viewed", details={"cases": len(due)})
+            session.commit()
+            return page("reviews", title="Reviews", cases=due, now=now, ahead=REVIEW_AHEAD_DAYS, user=user)
 
     def load_case(session, reference: str) -> Case:
         case = session.execute(
@@ -236,6 +247,7 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_post("/console/login", login)
     app.router.add_post("/console/logout", logout)
     app.router.add_get("/console/", queue_page)
+    app.router.add_get("/console/reviews", reviews_page)
     app.router.add_get("/console/cases/{reference}", case_page)
     app.router.add_post("/console/cases/{reference}/contact", record_contact)
     app.router.add_post("/console/cases/{reference}/notes", add_note)
