@@ -4,15 +4,12 @@ and a local SMTP server. Time is injected (``run_once(now)``) rather than waited
 from __future__ import annotations
 
 import asyncore
-import base64
 import email
 import email.policy
-import json
 import logging
 import os
 import signal
 import smtpd
-import socket
 import subprocess
 import sys
 import threading
@@ -20,8 +17,6 @@ import time
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl
 
 import pytest
 from sqlalchemy import update
@@ -43,94 +38,19 @@ from bot.outbox import (
 )
 from bot.processes import free_port, stop_process
 from bot.settings import ROOT, load as load_settings
+from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)  # in the past, so a worker on the real clock finds it due
 BODY = "Case HC-7Q4K: risk high. Call the on-call officer."
-SID = "AC" + "0123456789abcdef" * 2
-TOKEN = "fake-auth-token"
-
-
-# --- a fake Twilio ---------------------------------------------------------------------
-
-
-class FakeTwilio:
-    """``POST /2010-04-01/Accounts/{sid}/Messages.json`` with basic auth. ``mode`` makes it
-    fail: ``500``, ``429``, ``drop`` (closes the connection unanswered), ``slow`` (answers
-    after 0.5 s), ``400:<code>``."""
-
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.delay = 0.0
-        self.accepted: list[dict[str, str]] = []
-        self.requests = 0
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                fake.handle(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @staticmethod
-    def reply(req: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        req.send_response(status)
-        req.send_header("Content-Type", "application/json")
-        req.send_header("Content-Length", str(len(data)))
-        req.end_headers()
-        req.wfile.write(data)
-
-    def handle(self, req: BaseHTTPRequestHandler) -> None:
-        fields = dict(parse_qsl(req.rfile.read(int(req.headers.get("Content-Length", 0))).decode()))
-        if req.path != f"/2010-04-01/Accounts/{SID}/Messages.json":
-            return self.reply(req, 404, {"code": 20404, "message": "not found", "status": 404})
-        if req.headers.get("Authorization") != "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode():
-            return self.reply(req, 401, {"code": 20003, "message": "Authenticate", "status": 401})
-        with self.lock:
-            self.requests += 1
-            mode = self.mode
-        if mode == "drop":
-            req.close_connection = True
-            req.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if mode == "slow":
-            time.sleep(0.5)
-            return self.reply(req, 503, {"code": 20503, "message": "late", "status": 503})
-        if mode.startswith("400:"):
-            code = int(mode[4:])
-            return self.reply(req, 400, {"code": code, "message": f"refused {fields.get('To')}", "status": 400})
-        if mode in ("500", "429"):
-            return self.reply(req, int(mode), {"code": 20000 + int(mode), "message": "down", "status": int(mode)})
-        time.sleep(self.delay)
-        with self.lock:
-            self.accepted.append(fields)
-            sid = f"SM{len(self.accepted):032x}"
-        self.reply(req, 201, {"sid": sid, "status": "queued", "to": fields["To"], "from": fields["From"],
-                              "body": fields["Body"], "account_sid": SID})
+SID, TOKEN = ACCOUNT_SID, AUTH_TOKEN
 
 
 @pytest.fixture
 def twilio():
-    fake = FakeTwilio()
+    """Twilio's REST API faked on loopback (tests/fake_twilio.py, shared with the channel tests)."""
+    fake = FakeTwilio().start()
     yield fake
-    fake.close()
+    fake.stop()
 
 
 @pytest.fixture
