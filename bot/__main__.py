@@ -1,4 +1,4 @@
-"""Command line: python -m bot {run,migrate,model,web,outbox,officers,staff}."""
+"""Command line: python -m bot {run,migrate,model,web,outbox,officers,staff,retention}."""
 from __future__ import annotations
 
 import argparse
@@ -170,6 +170,21 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    """Anonymise the closed cases kept long enough, and delete what is only kept for a while.
+    Prints counts only, never anything about a person."""
+    from bot.console.privacy import anonymise_due, purge
+
+    settings, factory = _migrated()
+    days = settings.retention_days if args.days is None else args.days
+    done = anonymise_due(factory, settings, days=days, dry_run=args.dry_run)
+    purged = purge(factory, dry_run=args.dry_run)
+    verb = "would be" if args.dry_run else "were"
+    print(f"{len(done)} closed case(s) {verb} anonymised ({days} days after closing, appeal window passed); "
+          f"{purged['inbound_messages']} handled text(s) and {purged['evidence']} unclaimed file(s) {verb} deleted.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--name", required=True, help="their full name")
     add.add_argument("--role", required=True, choices=["officer", "team_leader", "admin"])
     add.set_defaults(func=cmd_staff_add)
+    retention = sub.add_parser("retention", help="anonymise closed cases kept RETENTION_DAYS (the worker: daily)")
+    retention.add_argument("--dry-run", action="store_true", help="count what would be done; change nothing")
+    retention.add_argument("--days", type=int, help="days after closing (default RETENTION_DAYS)")
+    retention.set_defaults(func=cmd_retention)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -610,6 +610,18 @@ def check_contacts(settings: Settings, unconfigured: dict[str, tuple[str, ...]])
                       ", ".join(unconfigured[transport]))
 
 
+def _start_retention(settings: Settings, stop: threading.Event) -> threading.Thread:
+    """Anonymise and purge (bot/console/privacy.py) at start and then daily, in a thread of its own:
+    sending never waits for it, and its errors are logged by class name and never stop the worker."""
+    from bot.console.privacy import run_daily
+    from bot.db import session_factory
+
+    thread = threading.Thread(target=run_daily, args=(session_factory(settings.database_url), settings, stop),
+                              name="retention", daemon=True)
+    thread.start()
+    return thread
+
+
 def serve(settings: Settings) -> None:
     """``python -m bot outbox``: run the worker until SIGTERM or SIGINT."""
     import signal
@@ -623,5 +635,6 @@ def serve(settings: Settings) -> None:
     worker = Worker(session_factory(settings.database_url), settings)
     log.info("outbox worker started; transports ready: %s", ", ".join(worker.ready))
     check_contacts(settings, worker.unconfigured)
+    _start_retention(settings, stop)
     worker.run_forever(stop)
     log.info("outbox worker stopped")

@@ -92,6 +92,9 @@ class Settings:
     evidence_max_bytes: int = 10_000_000  # the largest photo or file kept as evidence
     # The partner API (bot/web/api.py): "name:token" pairs, comma-separated; empty: every request refused.
     api_tokens: str = ""
+    # Retention (bot/console/privacy.py): closed cases are anonymised this many days after closing;
+    # 6 years by default, the Limitation Act period for civil claims. Env RETENTION_DAYS.
+    retention_days: int = 2190
 
 
 # Settings read as given, then tidied (the bank-holiday region is a lower-case name).
