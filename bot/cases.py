@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox, references, referrals
+from bot.areas import postcode_district
 from bot.channels.phone import link_evidence
 from bot.console import audit
 from bot.consent import WORDINGS
@@ -86,6 +87,7 @@ def _case_fields(answers: Mapping[str, Any]) -> dict[str, Any]:
     fields["contact_phone"] = contact.get("phone")
     fields["contact_email"] = contact.get("email")
     fields["anonymous"] = is_anonymous(answers)
+    fields["area"] = postcode_district(fields.get("address"))
     fields["skipped"] = sorted(s for s, v in answers.items() if v == SKIPPED)
     return fields
 

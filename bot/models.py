@@ -61,6 +61,7 @@ class UTCDateTime(TypeDecorator):
 
 class Case(Base):
     __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_status_submitted", "status", "submitted_at"),)
 
     id = Column(Integer, primary_key=True)
     reference = Column(String(16), nullable=False, unique=True)
@@ -113,6 +114,15 @@ class Case(Base):
     first_contact_due_at = Column(UTCDateTime, nullable=False)
     first_contact_at = Column(UTCDateTime)
     review_due_at = Column(UTCDateTime, nullable=False)
+
+    # Monitoring (Karin 5.1) and retention: the postcode district, which survives anonymisation.
+    area = Column(String(8))
+    anonymised_at = Column(UTCDateTime)
+    # The action plan agreed with the person (Karin 4.28): how and how often we keep in touch.
+    plan_method = Column(String(10))
+    plan_frequency = Column(String(12))
+    plan_agreed_at = Column(UTCDateTime)
+    plan_agreed_by = Column(String(80))
 
     consents = relationship("Consent", back_populates="case", cascade="all, delete-orphan")
     work_orders = relationship("WorkOrder", back_populates="case", cascade="all, delete-orphan")

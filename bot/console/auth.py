@@ -166,3 +166,72 @@ def purge_expired(factory: sessionmaker, now: Optional[datetime] = None) -> int:
             (StaffSession.expires_at <= now) | (StaffSession.last_seen_at <= now - IDLE_TIMEOUT)))
         session.commit()
         return done.rowcount
+
+
+# --- Administrators' changes to accounts (each audited, in the transaction that makes it) -------
+
+def _staff(session, staff_id: int) -> Staff:
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise AccountError("no such account")
+    return staff
+
+
+def _end_sessions(session, staff_id: int) -> None:
+    session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
+
+
+def set_active(factory: sessionmaker, staff_id: int, active: bool, *, actor: str) -> None:
+    """Deactivate an account (its sessions end at once) or bring it back. No one deactivates themselves."""
+    with factory() as session:
+        staff = _staff(session, staff_id)
+        if staff.username == actor and not active:
+            raise AccountError("you cannot deactivate your own account")
+        staff.active = active
+        if not active:
+            _end_sessions(session, staff.id)
+        audit.record(session, actor, "staff_activated" if active else "staff_deactivated",
+                     details={"username": staff.username})
+        session.commit()
+
+
+def set_role(factory: sessionmaker, staff_id: int, role: str, *, actor: str) -> None:
+    if role not in STAFF_ROLES:
+        raise AccountError(f"role must be one of {', '.join(STAFF_ROLES)}")
+    with factory() as session:
+        staff = _staff(session, staff_id)
+        if staff.username == actor:
+            raise AccountError("you cannot change your own role")
+        previous, staff.role = staff.role, role
+        _end_sessions(session, staff.id)  # the new role applies from their next sign-in
+        audit.record(session, actor, "staff_role_changed", details={"username": staff.username, "from": previous,
+                                                                     "to": role})
+        session.commit()
+
+
+def set_password(factory: sessionmaker, staff_id: int, password: str, *, actor: str) -> None:
+    """A new password set by an administrator (to give to them privately); their sessions end, the lock lifts."""
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+    with factory() as session:
+        staff = _staff(session, staff_id)
+        staff.password_hash = HASHER.hash(password)
+        staff.failed_attempts, staff.locked_until = 0, None
+        _end_sessions(session, staff.id)
+        audit.record(session, actor, "staff_password_set", details={"username": staff.username})
+        session.commit()
+
+
+def unlock(factory: sessionmaker, staff_id: int, *, actor: str) -> None:
+    with factory() as session:
+        staff = _staff(session, staff_id)
+        staff.failed_attempts, staff.locked_until = 0, None
+        audit.record(session, actor, "staff_unlocked", details={"username": staff.username})
+        session.commit()
+
+
+def accounts(factory: sessionmaker) -> list[Staff]:
+    with factory() as session:
+        rows = list(session.execute(select(Staff).order_by(Staff.active.desc(), Staff.username)).scalars())
+        session.expunge_all()
+        return rows

@@ -45,37 +45,81 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'
 CONTACT_METHODS = ("phone", "video", "in_person", "sms", "email")
 
 
-def add_routes(app: web.Application, settings: Settings) -> None:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
-    factory = session_factory(settings.database_url)
-    secure = settings.rasa_public_url.startswith("https://")
+ROLE_NAMES = {"officer": "officer", "team_leader": "team leader", "admin": "administrator"}
+# What each role may do beyond working cases (every role works cases): team leaders see the
+# monitoring figures and the audit log; administrators also manage staff and answer subject
+# access requests.
+LEADERS = ("team_leader", "admin")
+ADMINS = ("admin",)
 
-    def when(moment):
-        return format_when(moment, "en", settings.timezone) if moment else ""
 
-    def page(name: str, status: int = 200, **values) -> web.Response:
-        html = env.get_template(f"console/{name}.html").render(when=when, names=DEADLINE_NAMES, **values)
+class Console:
+    """What every console page shares: the templates, the database, the session check, roles."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                               trim_blocks=True, lstrip_blocks=True)
+        self.factory = session_factory(settings.database_url)
+        self.secure = settings.rasa_public_url.startswith("https://")
+
+    def when(self, moment) -> str:
+        return format_when(moment, "en", self.settings.timezone) if moment else ""
+
+    def page(self, name: str, status: int = 200, **values) -> web.Response:
+        html = self.env.get_template(f"console/{name}.html").render(
+            when=self.when, names=DEADLINE_NAMES, role_names=ROLE_NAMES, leaders=LEADERS, admins=ADMINS, **values)
         response = web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
         response.headers["Content-Security-Policy"] = CSP
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    def user_of(request: web.Request):
-        return auth.current(factory, request.cookies.get(COOKIE))
+    def download(self, body: bytes, filename: str, content_type: str) -> web.Response:
+        return web.Response(body=body, content_type=content_type, headers={
+            "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff", "Content-Security-Policy": CSP})
 
-    def signed_in(handler):
-        async def wrapped(request: web.Request):
-            user = user_of(request)
-            if user is None:
-                raise web.HTTPSeeOther("/console/login")
-            if request.method == "POST":
-                form = await request.post()
-                if not auth.csrf_ok(user, form.get("csrf")):
-                    raise web.HTTPForbidden(text="This form has expired. Go back, reload the page and try again.")
-                request["form"] = form
-            request["user"] = user
-            return await handler(request)
-        return wrapped
+    def signed_in(self, handler=None, *, roles: tuple = ()):
+        """A handler that needs a session (and one of ``roles``, when given), and a CSRF token on POST."""
+        def wrap(handler):
+            async def wrapped(request: web.Request):
+                user = auth.current(self.factory, request.cookies.get(COOKIE))
+                if user is None:
+                    raise web.HTTPSeeOther("/console/login")
+                if roles and user.role not in roles:
+                    with self.factory() as session:
+                        audit.record(session, user.username, "access_refused", details={"path": request.path[:100]})
+                        session.commit()
+                    return self.page("refused", status=403, title="Not for your role", user=user)
+                if request.method == "POST":
+                    form = await request.post()
+                    if not auth.csrf_ok(user, form.get("csrf")):
+                        raise web.HTTPForbidden(text="This form has expired. Go back, reload the page and try again.")
+                    request["form"] = form
+                request["user"] = user
+                return await handler(request)
+            return wrapped
+        return wrap(handler) if handler is not None else wrap
+
+    @staticmethod
+    def load_case(session, reference: str) -> Case:
+        case = session.execute(
+            select(Case).where(Case.reference == reference).options(
+                selectinload(Case.consents), selectinload(Case.work_orders), selectinload(Case.assessments),
+                selectinload(Case.referrals), selectinload(Case.events))
+        ).scalar_one_or_none()
+        if case is None:
+            raise web.HTTPNotFound(text="No case has that reference.")
+        return case
+
+
+def add_routes(app: web.Application, settings: Settings) -> None:
+    from bot.web import console_admin, console_monitoring, console_privacy
+
+    c = Console(settings)
+    factory, secure, page, signed_in, load_case = c.factory, c.secure, c.page, c.signed_in, c.load_case
 
     async def login_form(request: web.Request, error: str = "", status: int = 200) -> web.Response:
         token = secrets.token_urlsafe(24)
@@ -124,16 +168,6 @@ def add_routes(app: web.Application, settings: Settings) -> None:
             audit.record(session, user.username, "reviews_viewed", details={"cases": len(due)})
             session.commit()
             return page("reviews", title="Reviews", cases=due, now=now, ahead=REVIEW_AHEAD_DAYS, user=user)
-
-    def load_case(session, reference: str) -> Case:
-        case = session.execute(
-            select(Case).where(Case.reference == reference).options(
-                selectinload(Case.consents), selectinload(Case.work_orders), selectinload(Case.assessments),
-                selectinload(Case.referrals), selectinload(Case.events))
-        ).scalar_one_or_none()
-        if case is None:
-            raise web.HTTPNotFound(text="No case has that reference.")
-        return case
 
     @signed_in
     async def case_page(request: web.Request) -> web.Response:
@@ -258,3 +292,6 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_post("/console/cases/{reference}/appeal", lifecycle_step("appeal", _appeal))
     app.router.add_post("/console/cases/{reference}/risk", lifecycle_step("risk", _override))
     app.router.add_get("/console/console.css", stylesheet)
+    console_admin.add_routes(app, c)
+    console_privacy.add_routes(app, c)
+    console_monitoring.add_routes(app, c)
