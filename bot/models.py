@@ -123,6 +123,7 @@ class Case(Base):
     plan_frequency = Column(String(12))
     plan_agreed_at = Column(UTCDateTime)
     plan_agreed_by = Column(String(80))
+    last_contact_at = Column(UTCDateTime)  # the latest contact made with them (the plan's clock runs from it)
 
     consents = relationship("Consent", back_populates="case", cascade="all, delete-orphan")
     work_orders = relationship("WorkOrder", back_populates="case", cascade="all, delete-orphan")

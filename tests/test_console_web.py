@@ -241,3 +241,105 @@ def test_the_review_list_shows_reviews_due_soon_or_overdue_soonest_first(factory
     assert html.count("overdue</span>") == 1
     with factory() as s:
         assert s.execute(select(AuditEntry.action).order_by(AuditEntry.id.desc())).scalars().first() == "reviews_viewed"
+
+
+async def sign_in(client, username: str, password: str = PASSWORD) -> str:
+    """Sign in through the form (its CSRF cookie and token); the queue page's HTML."""
+    r = await client.get("/console/login")
+    r = await client.post("/console/login", data={"csrf": _csrf(await r.text()), "username": username,
+                                                 "password": password})
+    assert r.status == 200 and "/console/login" not in str(r.url), await r.text()
+    return await r.text()
+
+
+def test_roles_the_staff_page_and_the_audit_log(factory, settings):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.models import Staff
+    from bot.web.app import make_app
+
+    _seed(factory)
+    auth.add_staff(factory, username="lee", name="Lee Admin", role="admin", password=PASSWORD)
+    auth.add_staff(factory, username="tam", name="Tam Leader", role="team_leader", password=PASSWORD)
+
+    async def run():
+        async with TestClient(TestServer(make_app(settings))) as officer, \
+                TestClient(TestServer(make_app(settings))) as admin, \
+                TestClient(TestServer(make_app(settings))) as leader:
+            html = await sign_in(officer, "asha")
+            assert "/console/staff" not in html and "/console/monitoring" not in html  # not offered
+            for path in ("/console/staff", "/console/audit", "/console/subject-access", "/console/monitoring"):
+                r = await officer.get(path)
+                assert r.status == 403 and "not for your role" in (await r.text()).lower()
+            html = await sign_in(leader, "tam")
+            assert "/console/audit" in html and "/console/staff" not in html
+            assert (await leader.get("/console/staff")).status == 403
+            html = await (await leader.get("/console/audit?actor=asha")).text()
+            assert "access refused" in html and "Lee Admin" not in html
+
+            html = await sign_in(admin, "lee")
+            html = await (await admin.get("/console/staff")).text()
+            csrf = _csrf(html)
+            r = await admin.post("/console/staff", data={"csrf": csrf, "username": "Nia", "name": "Nia Jones",
+                                                         "role": "officer", "password": "short"})
+            assert r.status == 400 and "at least 12 characters" in await r.text()
+            r = await admin.post("/console/staff", data={"csrf": csrf, "username": "Nia", "name": "Nia Jones",
+                                                         "role": "officer", "password": "a long enough secret"})
+            assert r.status == 200 and "Account added." in await r.text()
+            r = await admin.post("/console/staff", data={"csrf": "forged", "username": "eve", "name": "Eve",
+                                                         "role": "admin", "password": "a long enough secret"})
+            assert r.status == 403
+            with factory() as s:
+                asha = s.execute(select(Staff).where(Staff.username == "asha")).scalar_one()
+                lee = s.execute(select(Staff).where(Staff.username == "lee")).scalar_one()
+                assert s.execute(select(Staff.role).where(Staff.username == "nia")).scalar_one() == "officer"
+            r = await admin.post(f"/console/staff/{lee.id}/active", data={"csrf": csrf, "active": "no"})
+            assert r.status == 400 and "your own account" in await r.text()
+            r = await admin.post(f"/console/staff/{asha.id}/active", data={"csrf": csrf, "active": "no"})
+            assert r.status == 200
+            r = await officer.get("/console/", allow_redirects=False)
+            assert r.status == 303  # deactivated: her session ended at once
+            r = await admin.post(f"/console/staff/{asha.id}/active", data={"csrf": csrf, "active": "yes"})
+            r = await admin.post(f"/console/staff/{asha.id}/role", data={"csrf": csrf, "role": "team_leader"})
+            assert r.status == 200
+            await sign_in(officer, "asha")
+            assert (await officer.get("/console/audit")).status == 200  # the new role from her next sign-in
+            html = await (await admin.get("/console/audit")).text()
+            for step in ("staff added", "staff deactivated", "staff activated", "staff role changed", "access refused"):
+                assert step in html, step
+            assert "a long enough secret" not in html
+
+    asyncio.run(run())
+    with factory() as s:
+        details = " ".join(str(e.details) for e in s.execute(select(AuditEntry)).scalars())
+        assert "secret" not in details and "password" not in details.replace("staff_password_set", "")
+
+
+def test_the_action_plan_and_contacts_through_the_case_page(factory, settings):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.web.app import make_app
+
+    _seed(factory)
+
+    async def run():
+        async with TestClient(TestServer(make_app(settings))) as client:
+            await sign_in(client, "asha")
+            csrf = _csrf(await (await client.get("/console/cases/AAA-AAA-AAA")).text())
+            r = await client.post("/console/cases/AAA-AAA-AAA/plan", data={"csrf": csrf, "method": "owl",
+                                                                          "frequency": "weekly"})
+            assert r.status == 400
+            r = await client.post("/console/cases/AAA-AAA-AAA/plan", data={"csrf": csrf, "method": "sms",
+                                                                          "frequency": "weekly"})
+            html = await r.text()
+            assert "Action plan recorded." in html and "Text message, every week" in html
+            assert "next update due" in html
+            r = await client.post("/console/cases/AAA-AAA-AAA/contact", data={"csrf": csrf, "how": "phone"})
+            assert "Record contact" in await r.text()  # after the first, later contacts are recorded too
+            r = await client.post("/console/cases/AAA-AAA-AAA/contact", data={"csrf": csrf, "how": "sms"})
+            assert r.status == 200
+
+    asyncio.run(run())
+    with factory() as s:
+        case = s.execute(select(Case).where(Case.reference == "AAA-AAA-AAA")).scalar_one()
+        assert [e.action for e in case.events] == ["action_plan_agreed", "first_contact", "contact_made"]

@@ -388,3 +388,40 @@ def test_out_of_hours_a_text_report_is_taken_and_danger_reaches_the_on_call_offi
         time.sleep(0.2)
     alert = fake_twilio.messages_to("+447700900999")[-1]["Body"]
     assert "kicking" not in alert and other.number not in alert  # a reference and a risk, never the words
+
+
+# --- The satisfaction survey after a case closes (Karin 4.30) -------------------------------------
+
+def test_the_survey_answer_by_text_is_kept_with_the_case(stack, fake_twilio):
+    from datetime import datetime, timedelta, timezone
+
+    from bot.console import lifecycle
+    from bot.models import CaseEvent
+
+    phone = Phone(stack, fake_twilio)
+    now = datetime.now(timezone.utc)
+    reference = "SRV-" + uuid.uuid4().hex[:6].upper()
+    factory = session_factory(stack.settings.database_url)
+    with factory() as s:
+        s.add(Case(reference=reference, report_id=f"r-{reference}", conversation_id=f"c-{reference}", channel="webchat",
+                   language="pl", status="new", submitted_at=now, first_contact_due_at=now + timedelta(hours=24),
+                   review_due_at=now + timedelta(days=90), contact_phone=phone.number, skipped=[]))
+        s.commit()
+    lifecycle.close_case(factory, stack.settings, reference=reference, reason="resolved", told_by="phone",
+                         officer="asha")
+    survey = phone.wait_replies(0)
+    assert reference in survey[0]["Body"]  # in Polish, to the number they gave
+    reply = phone.say("4")
+    assert reply == lifecycle.translate(lifecycle.SURVEY_THANKS, "pl")
+
+    def answers():
+        with factory() as s:
+            case = s.execute(select(Case).where(Case.reference == reference)).scalar_one()
+            return [e.details for e in s.execute(select(CaseEvent).where(
+                CaseEvent.case_id == case.id, CaseEvent.action == "survey_answer")).scalars()]
+
+    assert answers() == [{"score": 4}]
+    # Answered: the next text is a conversation with the bot, not a second answer.
+    reply = phone.say("5")
+    assert "Thank you for your answer" not in reply and lifecycle.translate(lifecycle.SURVEY_THANKS, "pl") not in reply
+    assert answers() == [{"score": 4}]

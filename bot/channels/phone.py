@@ -7,8 +7,9 @@ A text's life:
    row, and Twilio is answered at once.
 2. ``plan``: what it is: an opt-out or opt-in word (Twilio blocks and unblocks the number
    itself; we stop sending), HELP, EXIT (end and forget the unsent report), the answer to
-   "shall we keep this photo?", or a message for the dialogue (a number picking one of the last
-   reply's options becomes that option).
+   "shall we keep this photo?", the answer (1 to 5) to the satisfaction survey sent after a case
+   closed, or a message for the dialogue (a number picking one of the last reply's options
+   becomes that option).
 3. ``finish``: the reply, made of the dialogue's messages, goes into the outbox (bot/outbox.py)
    in the same transaction that marks the text handled, from the number the person wrote to:
    buttons as numbered options, SMS split into single segments between sentences. The text
@@ -134,20 +135,39 @@ def next_waiting(factory: sessionmaker, conversation_id: str) -> Optional[int]:
 
 @dataclass
 class Plan:
-    kind: str  # opt_out | opt_in | help | exit | keep_media | delete_media | message
+    kind: str  # opt_out | opt_in | help | exit | keep_media | delete_media | survey | message
     message_sid: str
     channel: str
     text: Optional[str] = None  # what goes to the dialogue; None: nothing does
     notes: list = field(default_factory=list)  # the service's own words before the dialogue's reply
     ask_media: list = field(default_factory=list)  # photos or files to ask about after the reply
     media: list = field(default_factory=list)  # photos or files answered about (keep or delete)
+    survey: Optional[tuple] = None  # (case id, score): the answer to a satisfaction survey
+    language: Optional[str] = None  # the language to answer in, when the dialogue does not say
 
 
 def plan(factory: sessionmaker, inbound_id: int) -> Plan:
     with factory() as session:
         row = session.get(InboundMessage, inbound_id)
         contact = session.get(PhoneContact, row.conversation_id)
-        return _plan(row, contact)
+        planned = _plan(row, contact)
+        if planned.kind == "message" and not contact.pending_media and not row.media:
+            return _survey_answer(session, row, contact, planned)
+        return planned
+
+
+def _survey_answer(session: Session, row: InboundMessage, contact: PhoneContact, planned: Plan) -> Plan:
+    """A reply of 1 to 5 to the satisfaction survey sent after a case closed (bot/console/lifecycle.py),
+    when the survey was the last thing we asked this number; otherwise the text goes to the dialogue."""
+    from bot.console import lifecycle
+
+    score = lifecycle.survey_score(row.body)
+    survey = lifecycle.survey_awaiting(session, contact.number, row.received_at) if score else None
+    if survey is None:
+        return planned
+    language = session.get(Case, survey.case_id).language
+    return Plan("survey", message_sid=row.message_sid, channel=row.channel, notes=[lifecycle.SURVEY_THANKS],
+                survey=(survey.case_id, score), language=language)
 
 
 def _plan(row: InboundMessage, contact: PhoneContact) -> Plan:
@@ -208,13 +228,17 @@ def finish(factory: sessionmaker, settings: Settings, inbound_id: int, p: Plan, 
             stop_sending(session, contact.number, now)
         elif p.kind == "opt_in":
             contact.opted_out = False
+        elif p.kind == "survey":
+            from bot.console.lifecycle import record_survey_answer
+
+            record_survey_answer(session, p.survey[0], p.survey[1], now)
         session.commit()
 
 
 def _reply(contact: PhoneContact, p: Plan, replies: list[BotMessage], language: str) -> str:
     """The text to send, and the contact's options and last reply as it leaves them."""
     parts = [translate(note, language) for note in p.notes]
-    if p.kind in ("opt_out", "opt_in", "help"):  # the conversation is where it was
+    if p.kind in ("opt_out", "opt_in", "help", "survey"):  # the conversation is where it was
         return "\n\n".join(parts)
     if p.kind == "exit":
         contact.options = contact.pending_media = contact.last_reply = None

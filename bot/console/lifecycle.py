@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from sqlalchemy import select
+import unicodedata
+
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox
 from bot.console import audit
 from bot.i18n import N_, translate
-from bot.models import Case, CaseEvent, CaseNote, Referral
+from bot.models import Case, CaseEvent, CaseNote, OutboxMessage, Referral
 from bot.settings import Settings
 
 REFERRAL_OUTCOMES = {"accepted": "Accepted", "declined": "Declined", "no_response": "No response yet",
@@ -40,8 +42,18 @@ CLOSURE_REASONS = {
 }
 TOLD_BY = {"phone": "phone", "in_person": "in person", "letter": "letter", "email": "email", "sms": "SMS"}
 APPEAL_DAYS = 28
+# The action plan agreed with the person (4.28): how, and how often, we keep in touch.
+PLAN_METHODS = {"phone": "Phone call", "sms": "Text message", "email": "Email", "letter": "Letter",
+                "in_person": "In person", "video": "Video call"}
+PLAN_FREQUENCIES = {"weekly": "Every week", "fortnightly": "Every two weeks", "monthly": "Every month",
+                    "on_change": "When something changes"}
+PLAN_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 30}
+CONTACT_METHODS = {"phone": "phone", "video": "video", "in_person": "in person", "sms": "SMS", "email": "email",
+                   "letter": "letter"}
 SURVEY = N_("Your housing association would like to know how we handled your report {reference}. "
             "Reply with a number from 1 (very poor) to 5 (very good). Your answer is confidential.")
+SURVEY_THANKS = N_("Thank you for your answer. It is kept with your report.")
+SURVEY_ANSWER_DAYS = 30  # a reply of 1 to 5 counts as the survey's answer for this long after it was sent
 
 
 class LifecycleError(ValueError):
@@ -89,6 +101,57 @@ def record_action(factory: sessionmaker, *, reference: str, action: str, officer
             session.add(CaseNote(case_id=case.id, author=officer, body=note.strip()[:5000], created_at=now))
         audit.record(session, officer, "action_recorded", reference, {"action": action}, now=now)
         session.commit()
+
+
+def record_contact(factory: sessionmaker, *, reference: str, method: str, officer: str,
+                   now: Optional[datetime] = None) -> bool:
+    """Contact made with the person. The first one meets (or misses) the 24-hour standard; every
+    one restarts the action plan's clock. True when it was the first."""
+    if method not in CONTACT_METHODS:
+        raise LifecycleError("Choose how contact was made.")
+    now = _now(now)
+    with factory() as session:
+        case = _case(session, reference)
+        first = case.first_contact_at is None
+        if first:
+            case.first_contact_at = now
+            case.events.append(CaseEvent(at=now, actor=officer, action="first_contact", details={
+                "method": method, "within_standard": now <= case.first_contact_due_at}))
+        else:
+            case.events.append(CaseEvent(at=now, actor=officer, action="contact_made", details={"method": method}))
+        case.last_contact_at = now
+        audit.record(session, officer, "first_contact_recorded" if first else "contact_recorded", reference,
+                     {"method": method}, now=now)
+        session.commit()
+        return first
+
+
+def agree_plan(factory: sessionmaker, *, reference: str, method: str, frequency: str, officer: str,
+               now: Optional[datetime] = None) -> None:
+    """The action plan agreed with the person (4.28): the method and frequency of contact."""
+    if method not in PLAN_METHODS:
+        raise LifecycleError("Choose how you will keep in touch.")
+    if frequency not in PLAN_FREQUENCIES:
+        raise LifecycleError("Choose how often you will keep in touch.")
+    now = _now(now)
+    with factory() as session:
+        case = _case(session, reference)
+        case.plan_method, case.plan_frequency = method, frequency
+        case.plan_agreed_at, case.plan_agreed_by = now, officer
+        case.events.append(CaseEvent(at=now, actor=officer, action="action_plan_agreed",
+                                     details={"method": method, "frequency": frequency}))
+        audit.record(session, officer, "action_plan_recorded", reference, {"method": method, "frequency": frequency},
+                     now=now)
+        session.commit()
+
+
+def next_update_due(case: Case) -> Optional[datetime]:
+    """When the plan says they next hear from us: the last contact (or the plan's agreement) plus its period."""
+    days = PLAN_DAYS.get(case.plan_frequency or "")
+    if days is None or case.status == "closed":
+        return None
+    since = max(moment for moment in (case.last_contact_at, case.plan_agreed_at, case.first_contact_at) if moment)
+    return since + timedelta(days=days)
 
 
 @dataclass(frozen=True)
@@ -161,3 +224,40 @@ def appeal(factory: sessionmaker, *, reference: str, officer: str, now: Optional
         case.events.append(CaseEvent(at=now, actor=officer, action="appeal", details={"reopened": True}))
         audit.record(session, officer, "case_reopened_on_appeal", reference, now=now)
         session.commit()
+
+
+# --- The survey's answer, by text (4.30: the answers are kept with the case) -------------------
+
+def survey_score(body: Optional[str]) -> Optional[int]:
+    """1 to 5 from a reply such as "4", "4.", " 4 " or "٤" (any script's digits), else None."""
+    text = (body or "").strip().rstrip(".!)")
+    if len(text) != 1:
+        return None
+    value = unicodedata.decimal(text, None)
+    return value if value is not None and 1 <= value <= 5 else None
+
+
+def survey_awaiting(session: Session, number: str, now: datetime) -> Optional[OutboxMessage]:
+    """The survey this number may be answering: sent to it by text in the last 30 days, not yet
+    answered, and the last thing we asked it (no reply of the dialogue has gone to it since)."""
+    survey = session.execute(
+        select(OutboxMessage).where(OutboxMessage.topic == "survey", OutboxMessage.transport == "sms",
+                                    OutboxMessage.recipient == number, OutboxMessage.case_id.isnot(None),
+                                    OutboxMessage.created_at >= now - timedelta(days=SURVEY_ANSWER_DAYS))
+        .order_by(OutboxMessage.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if survey is None:
+        return None
+    answered = session.execute(select(exists().where(
+        CaseEvent.case_id == survey.case_id, CaseEvent.action == "survey_answer",
+        CaseEvent.at >= survey.created_at))).scalar()
+    asked_since = session.execute(select(exists().where(
+        OutboxMessage.recipient == number, OutboxMessage.topic == "reply",
+        OutboxMessage.created_at > survey.created_at))).scalar()
+    return None if answered or asked_since else survey
+
+
+def record_survey_answer(session: Session, case_id: int, score: int, now: datetime) -> None:
+    """Kept with the case, in the caller's transaction (the one that marks the text handled)."""
+    session.add(CaseEvent(case_id=case_id, at=now, actor="reporter:survey", action="survey_answer",
+                          details={"score": score}))

@@ -1,6 +1,6 @@
 """The officers' queue: open cases in order of immediate risk, then risk level, then the nearest
 deadline the policies set (first contact within 24 hours, graffiti removal, emergency repair,
-review at 3 months), with the deadlines already missed marked."""
+review at 3 months, the next update the action plan promises), with the deadlines already missed marked."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,17 +10,18 @@ from typing import Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.console.lifecycle import next_update_due
 from bot.models import Case
 
 RISK_RANK = {"high": 3, "medium": 2, "standard": 1, None: 0}
 CLOSED = ("closed",)
 DEADLINE_NAMES = {"first_contact": "First contact", "graffiti_removal": "Graffiti removal",
-                  "emergency_repair": "Emergency repair", "review": "Review"}
+                  "emergency_repair": "Emergency repair", "review": "Review", "update": "Update (action plan)"}
 
 
 @dataclass(frozen=True)
 class Deadline:
-    kind: str  # first_contact | graffiti_removal | emergency_repair | review
+    kind: str  # first_contact | graffiti_removal | emergency_repair | review | update
     due_at: datetime
 
     @property
@@ -49,6 +50,9 @@ def open_deadlines(case: Case) -> list[Deadline]:
             out.append(Deadline(order.kind, order.due_at))
     if case.status not in CLOSED:
         out.append(Deadline("review", case.review_due_at))
+    update = next_update_due(case)
+    if update is not None:
+        out.append(Deadline("update", update))
     return sorted(out, key=lambda d: d.due_at)
 
 

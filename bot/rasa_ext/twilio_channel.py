@@ -187,7 +187,7 @@ class TwilioChannel(InputChannel):
             found, language = replies_to(events, p.message_sid)
             replies = found or []
         else:
-            language = said.language_of(events)
+            language = p.language or said.language_of(events)
         await _in_thread(phone.finish, self.factory, self.settings, inbound_id, p, replies, language)
         self.send_now()
 

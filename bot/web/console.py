@@ -5,7 +5,8 @@
 /console/                the queue: danger first, then risk, then the nearest deadline
 /console/reviews         the reviews due at 3 months (Karin 4.29) in the next 14 days, or overdue
 /console/cases/{ref}     a case: the report, consent, safety check, referrals, notes and history
-  POST .../contact       record first contact
+  POST .../contact       record contact made (the first meets the 24-hour standard)
+  POST .../plan          record the action plan agreed with the person (method and frequency, 4.28)
   POST .../notes         add a note
   POST .../transcript    open the conversation, for a reason given (audited with it)
   POST .../referral      record a referral's outcome
@@ -33,7 +34,7 @@ from bot.console.transcript import REASONS, transcript
 from bot.console.queue import DEADLINE_NAMES, REVIEW_AHEAD_DAYS, queue, reviews
 from bot.db import session_factory
 from bot.i18n import format_when
-from bot.models import Case, CaseEvent, CaseNote
+from bot.models import Booking, Case, CaseNote
 from bot.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -42,7 +43,6 @@ COOKIE = "hcbot_console"
 LOGIN_COOKIE = "hcbot_console_login"
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
-CONTACT_METHODS = ("phone", "video", "in_person", "sms", "email")
 
 
 ROLE_NAMES = {"officer": "officer", "team_leader": "team leader", "admin": "administrator"}
@@ -115,6 +115,13 @@ class Console:
         return case
 
 
+def _survey(case: Case) -> dict:
+    """The satisfaction survey's state, from the case's events: sent or not, and the answers."""
+    sent = [e for e in case.events if e.action == "survey"]
+    return {"status": sent[-1].details.get("status") if sent else None,
+            "answers": [(e.at, e.details.get("score")) for e in case.events if e.action == "survey_answer"]}
+
+
 def add_routes(app: web.Application, settings: Settings) -> None:
     from bot.web import console_admin, console_monitoring, console_privacy
 
@@ -179,13 +186,18 @@ def add_routes(app: web.Application, settings: Settings) -> None:
             notes = list(session.execute(
                 select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)).scalars())
             history = sorted([*case.events, *audit.for_case(session, case.reference)], key=lambda e: e.at)
-            message = {"contact": "First contact recorded.", "note": "Note added.", "referral": "Outcome recorded.",
+            bookings = list(session.execute(
+                select(Booking).where(Booking.case_id == case.id).options(selectinload(Booking.officer))
+                .order_by(Booking.starts_at)).scalars())
+            message = {"first_contact": "First contact recorded.", "contact": "Contact recorded.", "plan": "Action plan recorded.", "note": "Note added.", "referral": "Outcome recorded.",
                        "action": "Action recorded.", "close": "Case closed; the survey goes to their safe contact.",
                        "appeal": "Case reopened on appeal.", "risk": "Risk level changed; the scored level is kept."}.get(request.query.get("done", ""))
             return page("case", title=f"Case {case.reference}", case=case, notes=notes, history=history, user=user,
                         message=message, reasons=REASONS, outcomes=lifecycle.REFERRAL_OUTCOMES,
                         actions=lifecycle.POLICY_ACTIONS, closure_reasons=lifecycle.CLOSURE_REASONS,
-                        told_by=lifecycle.TOLD_BY)
+                        told_by=lifecycle.TOLD_BY, bookings=bookings, contact_methods=lifecycle.CONTACT_METHODS,
+                        plan_methods=lifecycle.PLAN_METHODS, plan_frequencies=lifecycle.PLAN_FREQUENCIES,
+                        next_update=lifecycle.next_update_due(case), survey=_survey(case))
 
     def lifecycle_step(done: str, work):
         """A POST that changes the case through bot.console.lifecycle, then back to the case page."""
@@ -193,10 +205,10 @@ def add_routes(app: web.Application, settings: Settings) -> None:
         async def handler(request: web.Request) -> web.Response:
             user, reference, form = request["user"], request.match_info["reference"], request["form"]
             try:
-                work(user.username, reference, form)
+                outcome = work(user.username, reference, form)
             except lifecycle.LifecycleError as exc:
                 raise web.HTTPBadRequest(text=str(exc))
-            raise web.HTTPSeeOther(f"/console/cases/{reference}?done={done}")
+            raise web.HTTPSeeOther(f"/console/cases/{reference}?done={outcome or done}")
         return handler
 
     def _referral(officer, reference, form):
@@ -214,6 +226,14 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     def _close(officer, reference, form):
         lifecycle.close_case(factory, settings, reference=reference, reason=str(form.get("reason", "")),
                              told_by=str(form.get("told_by", "")), officer=officer)
+
+    def _contact(officer, reference, form):
+        first = lifecycle.record_contact(factory, reference=reference, method=str(form.get("how", "")), officer=officer)
+        return "first_contact" if first else "contact"
+
+    def _plan(officer, reference, form):
+        lifecycle.agree_plan(factory, reference=reference, method=str(form.get("method", "")),
+                             frequency=str(form.get("frequency", "")), officer=officer)
 
     def _appeal(officer, reference, form):
         lifecycle.appeal(factory, reference=reference, officer=officer)
@@ -244,23 +264,6 @@ def add_routes(app: web.Application, settings: Settings) -> None:
                     reason=REASONS[reason])
 
     @signed_in
-    async def record_contact(request: web.Request) -> web.Response:
-        user, reference, form = request["user"], request.match_info["reference"], request["form"]
-        how = str(form.get("how", ""))
-        if how not in CONTACT_METHODS:
-            raise web.HTTPBadRequest(text="Choose how contact was made.")
-        now = datetime.now(timezone.utc)
-        with factory() as session:
-            case = load_case(session, reference)
-            if case.first_contact_at is None:
-                case.first_contact_at = now
-                case.events.append(CaseEvent(at=now, actor=user.username, action="first_contact",
-                                             details={"method": how, "within_standard": now <= case.first_contact_due_at}))
-                audit.record(session, user.username, "first_contact_recorded", case.reference, {"method": how}, now=now)
-                session.commit()
-        raise web.HTTPSeeOther(f"/console/cases/{reference}?done=contact")
-
-    @signed_in
     async def add_note(request: web.Request) -> web.Response:
         user, reference, form = request["user"], request.match_info["reference"], request["form"]
         body = str(form.get("body", "")).strip()[:5000]
@@ -283,7 +286,8 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/console/", queue_page)
     app.router.add_get("/console/reviews", reviews_page)
     app.router.add_get("/console/cases/{reference}", case_page)
-    app.router.add_post("/console/cases/{reference}/contact", record_contact)
+    app.router.add_post("/console/cases/{reference}/contact", lifecycle_step("contact", _contact))
+    app.router.add_post("/console/cases/{reference}/plan", lifecycle_step("plan", _plan))
     app.router.add_post("/console/cases/{reference}/notes", add_note)
     app.router.add_post("/console/cases/{reference}/transcript", transcript_page)
     app.router.add_post("/console/cases/{reference}/referral", lifecycle_step("referral", _referral))

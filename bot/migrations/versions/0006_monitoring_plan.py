@@ -22,11 +22,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('plan_frequency', sa.String(length=12), nullable=True))
         batch_op.add_column(sa.Column('plan_agreed_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('plan_agreed_by', sa.String(length=80), nullable=True))
+        batch_op.add_column(sa.Column('last_contact_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_cases_status_submitted', ['status', 'submitted_at'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_status_submitted')
-        for column in ('plan_agreed_by', 'plan_agreed_at', 'plan_frequency', 'plan_method', 'anonymised_at', 'area'):
+        for column in ('last_contact_at', 'plan_agreed_by', 'plan_agreed_at', 'plan_frequency', 'plan_method', 'anonymised_at', 'area'):
             batch_op.drop_column(column)
