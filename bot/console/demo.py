@@ -1,4 +1,4 @@
-"""Demo data for the console, so a fresh clone shows something: two accounts and a handful of
+"""Demo data for the console, so a fresh clone shows something: three accounts (one per role) and a handful of
 cases made the way the bot makes them (bot.cases.submit_report, record_safety_check), at times in
 the past so that some deadlines are near and one is missed.
 
@@ -19,7 +19,8 @@ from bot.models import Case, Staff
 from bot.settings import Settings
 
 DEMO_PASSWORD = "demo-password-for-this-machine-only"
-DEMO_STAFF = (("demo.officer", "Dana Officer", "officer"), ("demo.admin", "Ade Administrator", "admin"))
+DEMO_STAFF = (("demo.officer", "Dana Officer", "officer"), ("demo.leader", "Lee Team Leader", "team_leader"),
+              ("demo.admin", "Ade Administrator", "admin"))
 
 _BASE = {"reporter_role": "victim", "frequency": "repeated", "ongoing": "yes", "location": "home",
          "perpetrator_known": "known", "perpetrator_status": "our_tenant", "witnesses": "no", "graffiti": "no",
@@ -28,16 +29,16 @@ _BASE = {"reporter_role": "victim", "frequency": "repeated", "ongoing": "yes", "
 # (report id, hours ago, immediate risk, answers, safety check answers or None)
 DEMO_CASES = (
     ("demo-1", 2, True, dict(_BASE, description="The man upstairs said he would burn my flat down tonight.",
-                             incident_type=["threats"], motivation=["race"], address="Flat 2, Elm House",
+                             incident_type=["violence"], motivation=["race"], address="Flat 2, Elm House, NE6 1AB",
                              contact_name="Demo Person A", contact={"phone": "+447700900001"}), None),
     ("demo-2", 30, False, dict(_BASE, description="Someone sprayed a racist slogan on my front door.",
                                incident_type=["graffiti", "racist"], motivation=["race"], graffiti="yes",
-                               graffiti_location="front door", address="12 Birch Road", contact_name="Demo Person B",
+                               graffiti_location="front door", address="12 Birch Road, NE6 2DJ", contact_name="Demo Person B",
                                contact={"phone": "+447700900002"}),
      {"safe_to_talk": "yes", "risk_afraid_of": ["not_afraid"], "risk_injured": "no", "risk_safe_tonight": "yes",
       "risk_health_effect": ["not_really"]}),
     ("demo-3", 6, False, dict(_BASE, description="Neighbours shout homophobic abuse at us and follow us to the bus.",
-                              incident_type=["abuse"], motivation=["sexual_orientation"], address="Flat 9, Ash Court",
+                              incident_type=["abuse"], motivation=["sexual_orientation"], address="Flat 9, Ash Court, NE4 7EF",
                               contact_name="Demo Person C", contact={"email": "demo.c@example.org"}),
      {"safe_to_talk": "yes", "risk_afraid_of": ["further_abuse"], "risk_injured": "no", "risk_safe_tonight": "no",
       "risk_health_effect": ["a_lot"]}),
