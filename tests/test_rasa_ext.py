@@ -16,15 +16,16 @@ def test_action_responses_are_still_validated_after_the_speedup():
 
 
 def test_lock_store_is_redis_only_when_configured(monkeypatch):
-    from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
+    from rasa.core.lock_store import InMemoryLockStore
 
+    from bot.rasa_ext.locks import AtomicRedisLockStore
     from bot.rasa_ext.stores import EnvLockStore
 
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert isinstance(EnvLockStore(endpoint_config=None), InMemoryLockStore)
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
     store = EnvLockStore(endpoint_config=None)
-    assert isinstance(store, RedisLockStore)
+    assert isinstance(store, AtomicRedisLockStore)
     assert store.red.ping()
 
 

@@ -3,21 +3,21 @@
 - ``UrlSQLTrackerStore``: Rasa's SQL tracker store on TRACKER_DATABASE_URL
   (default: ``var/tracker.db`` beside the case database, or the same
   PostgreSQL database), so a restart never loses a conversation.
-- ``EnvLockStore``: Redis when REDIS_URL is set (several Rasa instances),
-  otherwise in memory (one instance).
+- ``EnvLockStore``: Redis when REDIS_URL is set (several Rasa instances; an
+  atomic lock store, bot/rasa_ext/locks.py), otherwise in memory (one instance).
 """
 from __future__ import annotations
 
 from typing import Any, Optional
-from urllib.parse import urlparse
 
-from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.lock_store import InMemoryLockStore, LockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy.engine import make_url
 
 from bot import settings
 from bot.db import make_engine, use_sqlite_pragmas
 from bot.rasa_ext import speedups
+from bot.rasa_ext.locks import AtomicRedisLockStore
 
 speedups.apply()  # the Rasa server imports this module (endpoints.yml) before serving
 
@@ -43,19 +43,11 @@ class UrlSQLTrackerStore(SQLTrackerStore):
 
 
 class EnvLockStore:
-    """Factory Rasa calls as ``EnvLockStore(endpoint_config=...)``; returns the store the environment asks for."""
+    """Factory Rasa calls as ``EnvLockStore(endpoint_config=...)``; returns the store the environment asks for:
+    the atomic Redis lock store (bot/rasa_ext/locks.py) when REDIS_URL is set, else one in memory."""
 
     def __new__(cls, endpoint_config: Any = None) -> LockStore:  # type: ignore[misc]
         redis_url = settings.load().redis_url
         if not redis_url:
             return InMemoryLockStore()
-        parsed = urlparse(redis_url)
-        return RedisLockStore(
-            host=parsed.hostname or "localhost",
-            port=parsed.port or 6379,
-            db=int(parsed.path.lstrip("/") or 1),
-            username=parsed.username,
-            password=parsed.password,
-            use_ssl=parsed.scheme == "rediss",
-            key_prefix="hcbot",
-        )
+        return AtomicRedisLockStore.from_url(redis_url)
