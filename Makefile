@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := PYTHONPATH=$(CURDIR) SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false $(VENV)/bin/rasa
 
-.PHONY: run test bench setup venv translations migrate model validate test-stories test-py \
+.PHONY: run run-prod test bench setup venv translations migrate model validate test-stories test-py \
         extract-messages update-messages compile-messages check-messages lock clean
 
 ## Set-up: whatever is missing (venv, translations, database, model).
@@ -29,6 +29,11 @@ model: venv
 ## Start everything the bot needs; Ctrl-C stops it all.
 run: setup
 	@$(PY) -m bot run
+
+## The production profile: RASA_INSTANCES Rasa and action servers behind nginx, on PostgreSQL and Redis
+## (DATABASE_URL, TRACKER_DATABASE_URL and REDIS_URL must name them; see README "Deployment").
+run-prod: setup
+	@$(PY) -m bot run --production
 
 ## The whole test suite (CI runs exactly this).
 test: setup validate test-stories test-py

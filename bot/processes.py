@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -50,26 +51,28 @@ def environment(settings: Settings, extra: dict[str, str] | None = None) -> dict
     return env
 
 
-def rasa_server(settings: Settings, model: Path) -> Proc:
+def rasa_server(settings: Settings, model: Path, port: int | None = None, name: str = "rasa") -> Proc:
+    port = port or settings.rasa_port
     return Proc(
-        "rasa",
+        name,
         [
             sys.executable, "-m", "rasa", "run",
             "--model", str(model),
-            "--port", str(settings.rasa_port),
+            "--port", str(port),
             "--enable-api", "--auth-token", settings.rasa_auth_token,
             "--endpoints", str(ROOT / "endpoints.yml"),
             "--credentials", str(ROOT / "credentials.yml"),
         ],
-        f"http://127.0.0.1:{settings.rasa_port}/",
+        f"http://127.0.0.1:{port}/",
     )
 
 
-def action_server(settings: Settings) -> Proc:
+def action_server(settings: Settings, port: int | None = None, name: str = "actions") -> Proc:
+    port = port or settings.action_port
     return Proc(
-        "actions",
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
-        f"http://127.0.0.1:{settings.action_port}/health",
+        name,
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        f"http://127.0.0.1:{port}/health",
     )
 
 
@@ -79,6 +82,13 @@ def web_server(settings: Settings) -> Proc:
 
 def outbox_worker(settings: Settings) -> Proc:
     return Proc("outbox", [sys.executable, "-m", "bot", "outbox"], None)
+
+
+def nginx(conf: Path, port: int) -> Proc:
+    """The load balancer of the production profile (Debian's nginx), in the foreground."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    return Proc("nginx", [binary, "-p", str(conf.parent), "-c", str(conf), "-g", "daemon off;"],
+                f"http://127.0.0.1:{port}/nginx-health")
 
 
 def wait_until_up(url: str, deadline: float, process: "subprocess.Popen | None" = None, name: str = "") -> None:
@@ -121,23 +131,36 @@ def free_port() -> int:
 class Stack:
     """Starts the real action server and Rasa server (and optionally the web server and the
     outbox worker) as child processes with their output in log files; used by the tests and
-    the benchmarks."""
+    the benchmarks. With ``instances`` > 1 it is the production profile (bot/production.py):
+    that many Rasa servers and action servers behind nginx, which listens on the settings'
+    Rasa and action ports."""
 
-    def __init__(self, settings: Settings, model: Path, log_dir: Path, web: bool = False, outbox: bool = False) -> None:
+    def __init__(self, settings: Settings, model: Path, log_dir: Path, web: bool = False, outbox: bool = False,
+                 instances: int = 1) -> None:
         self.settings = settings
         self.model = model
         self.log_dir = log_dir
         self.with_web = web
         self.with_outbox = outbox
+        self.instances = instances
         self.procs: dict[str, subprocess.Popen] = {}
         self.env = environment(settings)
+        self.deployment = None
+        if instances > 1:
+            from bot.production import Deployment
+
+            self.deployment = Deployment.plan(settings, log_dir / "nginx", instances, ports=[free_port() for _ in
+                                                                                         range(2 * instances)])
 
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.rasa_port}"
 
     def definitions(self) -> list[Proc]:
-        procs = [action_server(self.settings), rasa_server(self.settings, self.model)]
+        if self.deployment is not None:
+            procs = self.deployment.procs(self.settings, self.model)
+        else:
+            procs = [action_server(self.settings), rasa_server(self.settings, self.model)]
         if self.with_web:
             procs.append(web_server(self.settings))
         if self.with_outbox:

@@ -73,7 +73,7 @@ TEST_WHATSAPP_NUMBER = "+447700900200"
 TEST_WHATSAPP_TEMPLATE = "HX" + "1" * 32
 
 
-def _stack(tmp, db_url: str, tracker_url: str, redis_url: str, twilio, **overrides):
+def _stack(tmp, db_url: str, tracker_url: str, redis_url: str, twilio, instances: int = 1, **overrides):
     from bot.model import ensure_model
     from bot.processes import Stack, free_port
     from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
@@ -103,7 +103,7 @@ def _stack(tmp, db_url: str, tracker_url: str, redis_url: str, twilio, **overrid
         outbox_poll_seconds=0.3,
     )
     config = replace(config, **overrides)
-    return Stack(config, ensure_model(), tmp / "logs", web=True, outbox=True).start()
+    return Stack(config, ensure_model(), tmp / "logs", web=True, outbox=True, instances=instances).start()
 
 
 @pytest.fixture(scope="session")

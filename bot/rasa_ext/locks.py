@@ -147,3 +147,39 @@ class AtomicRedisLockStore(LockStore):
 
     def save_lock(self, lock: TicketLock) -> None:
         raise NotImplementedError("every change is an atomic script; a whole lock is never written back")
+
+
+_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+_RELEASE_CLAIM = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+class Claims:
+    """Leases in Redis: which instance is handling something now (a phone number's texts, so they
+    are handled once and in order whichever Rasa server Twilio reached). A lease ends when its
+    holder lets go, or by itself if the holder dies."""
+
+    def __init__(self, client, key_prefix: str = "hcbot", lease_ms: int = 60_000) -> None:
+        self.red = client
+        self.prefix = f"{key_prefix}:claim:"
+        self.lease_ms = lease_ms
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE_CLAIM)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs) -> "Claims":
+        import redis
+
+        return cls(redis.Redis.from_url(url, socket_timeout=10), **kwargs)
+
+    def take(self, key: str) -> Optional[str]:
+        """A token when the lease is ours, None when another holds it."""
+        import secrets
+
+        token = secrets.token_hex(16)
+        return token if self.red.set(self.prefix + key, token, nx=True, px=self.lease_ms) else None
+
+    def renew(self, key: str, token: str) -> bool:
+        return bool(self._renew(keys=[self.prefix + key], args=[token, self.lease_ms]))
+
+    def release(self, key: str, token: str) -> None:
+        self._release(keys=[self.prefix + key], args=[token])

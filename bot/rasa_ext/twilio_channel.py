@@ -31,10 +31,13 @@ from bot.channels import phone, sms
 from bot.channels.tokens import phone_sender_id, secret_key
 from bot.db import session_factory
 from bot.rasa_ext import said
+from bot.rasa_ext.locks import Claims
 
 logger = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+CLAIM_TRIES = 600  # times a kicked server looks whether another has taken, or left, the number's texts
+CLAIM_RETRY_SECONDS = 0.2
 SWEEP_SECONDS = 30.0  # how often texts left unhandled (an error) are looked for again
 
 
@@ -75,6 +78,7 @@ class TwilioChannel(InputChannel):
         self.running: Dict[str, asyncio.Task] = {}
         self.again: Dict[str, bool] = {}
         self.sender = None  # an outbox worker of our own, to send replies at once (see send_now)
+        self.claims = Claims.from_url(self.settings.redis_url) if self.settings.redis_url else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         from twilio.request_validator import RequestValidator
@@ -144,22 +148,52 @@ class TwilioChannel(InputChannel):
                 self.drain(conversation_id, on_new_message, app))
 
     async def drain(self, conversation_id: str, on_new_message, app) -> None:
+        """Handle the number's waiting texts, oldest first. With several Rasa servers (REDIS_URL), only
+        the one holding the number's claim does; another that was kicked waits until it can take the
+        claim or nothing waits any more (the holder handles every text it finds, wherever it came in)."""
         try:
-            while True:
-                self.again[conversation_id] = False
-                inbound_id = await _in_thread(phone.next_waiting, self.factory, conversation_id)
-                if inbound_id is None:
-                    if self.again.get(conversation_id):
-                        continue
-                    break
-                try:
-                    await self.handle(conversation_id, inbound_id, on_new_message, app)
-                except Exception as exc:  # left for the sweep to try again
-                    logger.error("a text could not be handled (%s); it will be tried again", type(exc).__name__)
-                    break
+            for _ in range(CLAIM_TRIES):
+                token = await _in_thread(self.claim, conversation_id)
+                if token is not None:
+                    try:
+                        if not await self.drain_claimed(conversation_id, on_new_message, app, token):
+                            break
+                    finally:
+                        await _in_thread(self.unclaim, conversation_id, token)
+                else:
+                    await asyncio.sleep(CLAIM_RETRY_SECONDS)
+                if await _in_thread(phone.next_waiting, self.factory, conversation_id) is None:
+                    break  # (a text that came in as the claim was let go is taken on the next round)
         finally:
             self.running.pop(conversation_id, None)
             self.again.pop(conversation_id, None)
+
+    async def drain_claimed(self, conversation_id: str, on_new_message, app, token: str) -> bool:
+        """Handle texts until none waits (True), or one fails (False: the sweep tries again later)."""
+        while True:
+            self.again[conversation_id] = False
+            inbound_id = await _in_thread(phone.next_waiting, self.factory, conversation_id)
+            if inbound_id is None:
+                if self.again.get(conversation_id):
+                    continue
+                return True
+            try:
+                await self.handle(conversation_id, inbound_id, on_new_message, app)
+            except Exception as exc:  # left for the sweep to try again
+                logger.error("a text could not be handled (%s); it will be tried again", type(exc).__name__)
+                return False
+            await _in_thread(self.renew, conversation_id, token)
+
+    def claim(self, conversation_id: str) -> Optional[str]:
+        return self.claims.take("sms:" + conversation_id) if self.claims else "this-process"
+
+    def renew(self, conversation_id: str, token: str) -> None:
+        if self.claims:
+            self.claims.renew("sms:" + conversation_id, token)
+
+    def unclaim(self, conversation_id: str, token: str) -> None:
+        if self.claims:
+            self.claims.release("sms:" + conversation_id, token)
 
     async def events(self, app, conversation_id: str) -> List[Any]:
         tracker = await app.ctx.agent.tracker_store.retrieve_full_tracker(conversation_id)
