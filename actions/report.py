@@ -77,6 +77,10 @@ class ActionShowSummary(Action):
         return []
 
 
+class CaseStoreUnavailable(RuntimeError):
+    """The action server answers an error, so the Rasa server tells the person and sends it later."""
+
+
 class ActionSubmitReport(Action):
     """Creates the case (idempotent on the report id) and says what happens next."""
 
@@ -106,10 +110,9 @@ class ActionSubmitReport(Action):
                 consent_log=tracker.get_slot("consent_log"),
                 immediate_risk=bool(tracker.get_slot("immediate_risk")),
             )
-        except Exception as exc:  # the database is down: keep every answer and say so
+        except Exception as exc:  # the database is down: the Rasa server keeps it waiting (bot/rasa_ext/submit_guard.py)
             logger.error("case submit failed: %s", type(exc).__name__)
-            dispatcher.utter_message(response="utter_submit_failed")
-            return [SlotSet("report_id", report_id)]
+            raise CaseStoreUnavailable("the case could not be stored; the report waits to be sent") from None
         logger.info("case stored (created=%s)", submission.created)
 
         def when(moment: Optional[datetime]) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -115,11 +116,14 @@ def test_submit_creates_the_case_says_what_happens_next_and_clears_the_answers(c
     assert case.channel == "rest"
 
 
-def test_submit_when_the_database_is_down_keeps_every_answer(monkeypatch, tmp_path):
+def test_submit_when_the_database_is_down_is_an_error_the_rasa_server_answers(monkeypatch, tmp_path):
+    """The action fails whole (nothing said, nothing cleared): the Rasa server tells the person their report
+    waits and sends it later (bot/rasa_ext/submit_guard.py; tests/test_faults.py)."""
+    from actions.report import CaseStoreUnavailable
+
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://nobody@127.0.0.1:1/none")
-    messages, slots, _ = run(ActionSubmitReport(), tracker(dict(FULL, report_id="rid-2"), "/affirm", "affirm"))
-    assert [m["response"] for m in messages] == ["utter_submit_failed"]
-    assert slots == {"report_id": "rid-2"}  # nothing cleared
+    with pytest.raises(CaseStoreUnavailable):
+        run(ActionSubmitReport(), tracker(dict(FULL, report_id="rid-2"), "/affirm", "affirm"))
 
 
 def test_go_back_clears_the_previous_answer():

@@ -1,0 +1,104 @@
+"""Faults, with real processes: the action server killed, and the case database (a private
+PostgreSQL, tests/private_pg.py) down for 30 seconds, just as a report is sent. The person is told
+at once that their report is safe and will be sent; danger still gets 999; when the part is back
+the case is made by itself with every answer, once. (A Rasa server killed mid-conversation:
+tests/test_scale.py. Twilio's API failing: tests/test_outbox.py.)"""
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+from sqlalchemy import select
+
+from bench.journeys import REPORT_JOURNEY
+from bot.db import session_factory
+from bot.models import Case
+from tests.conftest import REDIS_URL, _stack, new_postgres_schema
+from tests.test_integration import Chat
+
+pytestmark = pytest.mark.integration
+
+SAFE = "Your report is safe"
+
+
+def to_the_summary(chat: Chat) -> str:
+    replies = [chat.say(m) for m in REPORT_JOURNEY[:-1]]
+    assert "Here's what you've told me" in replies[-1]
+    return replies[-1]
+
+
+def wait_for_case(stack, chat: Chat, timeout: float = 120) -> list[Case]:
+    factory = session_factory(stack.settings.database_url)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with factory() as s:
+                found = list(s.execute(select(Case).where(Case.conversation_id == chat.sender)).scalars())
+            if found and chat.slot("report_status") == "submitted":
+                return found
+        except Exception:  # the database is still coming back
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("the waiting report was not sent")
+        time.sleep(1)
+
+
+def assert_every_answer(case: Case) -> None:
+    assert case.description == REPORT_JOURNEY[0] and case.address == "Flat 4, Oak Court"
+    assert case.perpetrator_description == "tall man, about 50" and case.contact_name == "Sam"
+    assert case.contact_phone == "+447700900123" and case.motivation == ["race"]
+
+
+def test_the_action_server_killed_as_a_report_is_sent(stack):
+    chat = Chat(stack)
+    to_the_summary(chat)
+    stack.procs["actions"].send_signal(signal.SIGKILL)
+    stack.procs["actions"].wait()
+    del stack.procs["actions"]
+    try:
+        reply = chat.say(REPORT_JOURNEY[-1])
+        assert SAFE in reply and "999" in reply and "Your reference is" not in reply
+        assert "call 999" in chat.say("he's outside my door with a knife")  # danger still answered
+        assert chat.slot("immediate_risk") is True
+    finally:
+        stack.start(only="actions")
+    cases = wait_for_case(stack, chat)
+    assert len(cases) == 1  # once, however many tries
+    assert_every_answer(cases[0])
+    events = chat.tracker()["events"]
+    said = [e.get("text") or "" for e in events if e["event"] == "bot"]
+    assert any(cases[0].reference in text for text in said)  # the reference, in the conversation
+
+
+@pytest.fixture(scope="module")
+def private_stack(tmp_path_factory, fake_twilio):
+    from tests.private_pg import PrivatePostgres
+
+    pg = PrivatePostgres().start()
+    tracker_url, drop = new_postgres_schema()  # the conversations on the shared server: only cases go down
+    running = _stack(tmp_path_factory.mktemp("faults"), pg.url, tracker_url, REDIS_URL, fake_twilio)
+    running.pg = pg
+    yield running
+    running.stop()
+    pg.remove()
+    drop()
+
+
+def test_the_case_database_down_for_30_seconds_as_a_report_is_sent(private_stack):
+    stack, pg = private_stack, private_stack.pg
+    chat = Chat(stack)
+    to_the_summary(chat)
+    pg.stop()
+    down_at = time.monotonic()
+    try:
+        reply = chat.say(REPORT_JOURNEY[-1])
+        assert SAFE in reply and "999" in reply
+        assert "call 999" in chat.say("he's outside my door with a knife")
+        time.sleep(max(0.0, 30 - (time.monotonic() - down_at)))
+    finally:
+        pg.start()
+    cases = wait_for_case(stack, chat)
+    assert len(cases) == 1
+    assert_every_answer(cases[0])
+    assert cases[0].immediate_risk  # the danger said while it was down is on the case too
