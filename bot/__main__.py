@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import shlex
 import sys
 import threading
@@ -22,7 +23,24 @@ def _wait_ready(urls: list[str], timeout: float) -> bool:
     return True
 
 
-def cmd_run(_: argparse.Namespace) -> int:
+def _production_ready(settings: settings_module.Settings) -> str:
+    """What the production profile is missing, or "" (it needs PostgreSQL, Redis and nginx)."""
+    import shutil
+
+    if not settings.database_url.startswith("postgresql"):
+        return "DATABASE_URL must name a PostgreSQL database (postgresql+psycopg2://...)"
+    if not settings.tracker_database_url.startswith("postgresql"):
+        return "TRACKER_DATABASE_URL must name a PostgreSQL database"
+    if not settings.redis_url:
+        return "REDIS_URL must be set (redis://host:6379/1): the lock store and the claims on texts use it"
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+        return "nginx is not installed (Debian: apt-get install nginx-light)"
+    if settings.rasa_instances < 2:
+        return "RASA_INSTANCES must be 2 or more"
+    return ""
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     from honcho.manager import Manager
     from honcho.printer import Printer
 
@@ -30,17 +48,24 @@ def cmd_run(_: argparse.Namespace) -> int:
     from bot.model import ensure_model
 
     settings = settings_module.load()
+    production = getattr(args, "production", False)
+    if production and _production_ready(settings):
+        print(f"Cannot start the production profile: {_production_ready(settings)}.", file=sys.stderr)
+        return 2
     migrate.upgrade(settings.database_url)
     _demo_officers(settings)
     _demo_console(settings)
     model = ensure_model()
     env = processes.environment(settings)
-    procs = [
-        processes.action_server(settings),
-        processes.rasa_server(settings, model),
-        processes.web_server(settings),
-        processes.outbox_worker(settings),
-    ]
+    if production:
+        from bot.production import Deployment
+
+        deployment = Deployment.plan(settings, settings_module.VAR / "nginx", settings.rasa_instances,
+                                     public_host=settings.public_host)
+        procs = deployment.procs(settings, model)
+    else:
+        procs = [processes.action_server(settings), processes.rasa_server(settings, model)]
+    procs += [processes.web_server(settings), processes.outbox_worker(settings)]
 
     manager = Manager(Printer(sys.stdout))
     for proc in procs:
@@ -188,7 +213,10 @@ def cmd_retention(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="migrate, train if needed, and start every process").set_defaults(func=cmd_run)
+    run = sub.add_parser("run", help="migrate, train if needed, and start every process")
+    run.add_argument("--production", action="store_true",
+                     help="RASA_INSTANCES Rasa and action servers behind nginx, on PostgreSQL and Redis")
+    run.set_defaults(func=cmd_run)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("model", help="train the model if data or config changed; print its path").set_defaults(func=cmd_model)
     sub.add_parser("web", help="serve the website (chat page)").set_defaults(func=cmd_web)

@@ -92,6 +92,10 @@ class Settings:
     evidence_max_bytes: int = 10_000_000  # the largest photo or file kept as evidence
     # The partner API (bot/web/api.py): "name:token" pairs, comma-separated; empty: every request refused.
     api_tokens: str = ""
+    # The production profile (`make run-prod`, bot/production.py): Rasa and action servers behind nginx,
+    # which listens on RASA_PORT at PUBLIC_HOST (0.0.0.0 to take outside traffic without another proxy).
+    rasa_instances: int = 2
+    public_host: str = "127.0.0.1"
     # Retention (bot/console/privacy.py): closed cases are anonymised this many days after closing;
     # 6 years by default, the Limitation Act period for civil claims. Env RETENTION_DAYS.
     retention_days: int = 2190

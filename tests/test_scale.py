@@ -155,3 +155,16 @@ def test_no_server_failed_on_the_way(prod):
     logs = prod.logs()
     assert "Traceback" not in logs and "Failed to execute custom action" not in logs
     assert "my neighbour shouts at me" not in logs  # nor logged anything people wrote
+
+
+def test_run_prod_refuses_to_start_without_postgresql_redis_and_nginx(monkeypatch, tmp_path, capsys):
+    from bot.__main__ import main
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cases.db'}")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["run", "--production"]) == 2
+    assert "DATABASE_URL must name a PostgreSQL database" in capsys.readouterr().err
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+    monkeypatch.setenv("TRACKER_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+    assert main(["run", "--production"]) == 2
+    assert "REDIS_URL must be set" in capsys.readouterr().err
