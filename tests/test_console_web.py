@@ -328,7 +328,7 @@ def test_the_action_plan_and_contacts_through_the_case_page(factory, settings):
             csrf = _csrf(await (await client.get("/console/cases/AAA-AAA-AAA")).text())
             r = await client.post("/console/cases/AAA-AAA-AAA/plan", data={"csrf": csrf, "method": "owl",
                                                                           "frequency": "weekly"})
-            assert r.status == 400
+            assert r.status == 400 and "Not recorded: Choose how you will keep in touch." in await r.text()
             r = await client.post("/console/cases/AAA-AAA-AAA/plan", data={"csrf": csrf, "method": "sms",
                                                                           "frequency": "weekly"})
             html = await r.text()

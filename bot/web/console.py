@@ -176,9 +176,13 @@ def add_routes(app: web.Application, settings: Settings) -> None:
             session.commit()
             return page("reviews", title="Reviews", cases=due, now=now, ahead=REVIEW_AHEAD_DAYS, user=user)
 
-    @signed_in
-    async def case_page(request: web.Request) -> web.Response:
-        user, reference = request["user"], request.match_info["reference"]
+    DONE = {"first_contact": "First contact recorded.", "contact": "Contact recorded.", "plan": "Action plan recorded.",
+            "note": "Note added.", "referral": "Outcome recorded.", "action": "Action recorded.",
+            "close": "Case closed; the survey goes to their safe contact.",
+            "close_no_survey": "Case closed. No survey was sent: there is no safe way to reach them in writing.",
+            "appeal": "Case reopened on appeal.", "risk": "Risk level changed; the scored level is kept."}
+
+    def render_case(user, reference: str, message: str = "", error: str = "", status: int = 200) -> web.Response:
         with factory() as session:
             case = load_case(session, reference)
             audit.record(session, user.username, "case_viewed", case.reference)
@@ -189,15 +193,18 @@ def add_routes(app: web.Application, settings: Settings) -> None:
             bookings = list(session.execute(
                 select(Booking).where(Booking.case_id == case.id).options(selectinload(Booking.officer))
                 .order_by(Booking.starts_at)).scalars())
-            message = {"first_contact": "First contact recorded.", "contact": "Contact recorded.", "plan": "Action plan recorded.", "note": "Note added.", "referral": "Outcome recorded.",
-                       "action": "Action recorded.", "close": "Case closed; the survey goes to their safe contact.",
-                       "appeal": "Case reopened on appeal.", "risk": "Risk level changed; the scored level is kept."}.get(request.query.get("done", ""))
-            return page("case", title=f"Case {case.reference}", case=case, notes=notes, history=history, user=user,
-                        message=message, reasons=REASONS, outcomes=lifecycle.REFERRAL_OUTCOMES,
-                        actions=lifecycle.POLICY_ACTIONS, closure_reasons=lifecycle.CLOSURE_REASONS,
-                        told_by=lifecycle.TOLD_BY, bookings=bookings, contact_methods=lifecycle.CONTACT_METHODS,
-                        plan_methods=lifecycle.PLAN_METHODS, plan_frequencies=lifecycle.PLAN_FREQUENCIES,
-                        next_update=lifecycle.next_update_due(case), survey=_survey(case))
+            return page("case", status=status, title=f"Case {case.reference}", case=case, notes=notes,
+                        history=history, user=user, message=message, error=error, reasons=REASONS,
+                        outcomes=lifecycle.REFERRAL_OUTCOMES, actions=lifecycle.POLICY_ACTIONS,
+                        closure_reasons=lifecycle.CLOSURE_REASONS, told_by=lifecycle.TOLD_BY, bookings=bookings,
+                        contact_methods=lifecycle.CONTACT_METHODS, plan_methods=lifecycle.PLAN_METHODS,
+                        plan_frequencies=lifecycle.PLAN_FREQUENCIES, next_update=lifecycle.next_update_due(case),
+                        survey=_survey(case))
+
+    @signed_in
+    async def case_page(request: web.Request) -> web.Response:
+        return render_case(request["user"], request.match_info["reference"],
+                           message=DONE.get(request.query.get("done", ""), ""))
 
     def lifecycle_step(done: str, work):
         """A POST that changes the case through bot.console.lifecycle, then back to the case page."""
@@ -206,8 +213,8 @@ def add_routes(app: web.Application, settings: Settings) -> None:
             user, reference, form = request["user"], request.match_info["reference"], request["form"]
             try:
                 outcome = work(user.username, reference, form)
-            except lifecycle.LifecycleError as exc:
-                raise web.HTTPBadRequest(text=str(exc))
+            except lifecycle.LifecycleError as exc:  # said on the case page, above the forms
+                return render_case(user, reference, error=f"Not recorded: {exc}", status=400)
             raise web.HTTPSeeOther(f"/console/cases/{reference}?done={outcome or done}")
         return handler
 
@@ -224,8 +231,9 @@ def add_routes(app: web.Application, settings: Settings) -> None:
                                 note=str(form.get("note", "")))
 
     def _close(officer, reference, form):
-        lifecycle.close_case(factory, settings, reference=reference, reason=str(form.get("reason", "")),
-                             told_by=str(form.get("told_by", "")), officer=officer)
+        closed = lifecycle.close_case(factory, settings, reference=reference, reason=str(form.get("reason", "")),
+                                      told_by=str(form.get("told_by", "")), officer=officer)
+        return "close" if closed.survey == "sent" else "close_no_survey"
 
     def _contact(officer, reference, form):
         first = lifecycle.record_contact(factory, reference=reference, method=str(form.get("how", "")), officer=officer)
