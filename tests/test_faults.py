@@ -102,3 +102,52 @@ def test_the_case_database_down_for_30_seconds_as_a_report_is_sent(private_stack
     assert len(cases) == 1
     assert_every_answer(cases[0])
     assert cases[0].immediate_risk  # the danger said while it was down is on the case too
+
+
+@pytest.fixture(scope="module")
+def all_private_stack(tmp_path_factory, fake_twilio):
+    """Cases and conversations both on the private PostgreSQL: the whole database goes down."""
+    from tests.private_pg import PrivatePostgres
+
+    pg = PrivatePostgres().start()
+    running = _stack(tmp_path_factory.mktemp("faults-all"), pg.url, pg.url, REDIS_URL, fake_twilio)
+    running.pg = pg
+    yield running
+    running.stop()
+    pg.remove()
+
+
+def test_the_whole_database_down_mid_report_loses_nothing(all_private_stack):
+    stack, pg = all_private_stack, all_private_stack.pg
+    chat = Chat(stack)
+    first = [chat.say(m) for m in REPORT_JOURNEY[:8]]
+    pg.stop()
+    down_at = time.monotonic()
+    try:
+        # The conversation goes on where it was, read from and written to Redis.
+        rest = [chat.say(m) for m in REPORT_JOURNEY[8:-1]]
+        assert "Here's what you've told me" in rest[-1] and "Flat 4, Oak Court" in rest[-1]
+        reply = chat.say(REPORT_JOURNEY[-1])
+        assert SAFE in reply and "999" in reply
+        time.sleep(max(0.0, 30 - (time.monotonic() - down_at)))
+    finally:
+        pg.start()
+    cases = wait_for_case(stack, chat)
+    assert len(cases) == 1
+    assert_every_answer(cases[0])
+    assert first[0] and "who is reporting" in first[0]
+    # Every message is in the database's conversation once, in order.
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg.url)
+    deadline = time.monotonic() + 60
+    while True:
+        with engine.connect() as conn:
+            count = conn.execute(text("SELECT count(*) FROM events WHERE sender_id = :s AND type_name = 'user'"),
+                                 {"s": chat.sender}).scalar()
+        if count >= len(REPORT_JOURNEY) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    engine.dispose()
+    said = [e["text"] for e in chat.tracker()["events"] if e["event"] == "user"]
+    assert said == REPORT_JOURNEY and count == len(REPORT_JOURNEY)
