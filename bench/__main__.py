@@ -2,8 +2,9 @@
 
 Trains both from scratch (timed), serves each in turn on free loopback ports, drives the same
 number of turns through the REST channel at concurrency 1 and 10, samples memory, times the
-first free officer slots with 200 officers and a month of bookings (bench/booking.py), and
-writes markdown to bench/results/report-journey-YYYY-MM-DD.md and bench/results/latest.md.
+first free officer slots with 200 officers and a month of bookings (bench/booking.py), runs the
+load test (bench/load.py: Locust, one instance against two behind nginx), and writes markdown
+to bench/results/report-journey-YYYY-MM-DD.md and bench/results/latest.md.
 See bench/README.md.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from bench import booking, channels, languages
+from bench import booking, channels, languages, load
 from bench.journeys import BASELINE_JOURNEY, REPORT_JOURNEY
 from bot import migrate, settings as settings_module
 from bot.model import ensure_model, model_path
@@ -229,6 +230,8 @@ def report(base: dict, proj: dict, started: datetime.datetime, elapsed: float, l
         lines += [""] + booking.markdown(proj["offers"])
     if proj.get("channels"):
         lines += [""] + channels.markdown(proj["channels"])
+    if proj.get("load"):
+        lines += [""] + load.markdown(proj["load"])
     return "\n".join(lines) + "\n"
 
 
@@ -249,6 +252,9 @@ def main() -> int:
         proj["offers"] = booking.offers_figures(tmp)
         print("Project: the SMS channel against the REST channel ...", flush=True)
         proj["channels"] = channels.figures(tmp)
+        print(f"Project: load test, one instance against two behind nginx ({load.USERS} users, "
+              f"{load.SECONDS:.0f} s each) ...", flush=True)
+        proj["load"] = load.figures(tmp)
     except Exception:
         for log in sorted(tmp.rglob("*.log")):
             print(f"--- {log.name} (tail)\n" + log.read_text(errors="replace")[-3000:], file=sys.stderr)
