@@ -67,7 +67,7 @@ def issue_web_session(secret: bytes, now: Optional[float] = None) -> tuple[str, 
 def verify_web_session(secret: bytes, token: object, max_age_seconds: float,
                        now: Optional[float] = None) -> Optional[str]:
     """The sender id a token names, if the server issued it and it has not expired; else None."""
-    if not isinstance(token, str) or len(token) > 200:
+    if not isinstance(token, str) or len(token) > 200 or not token.isascii():  # (signing and compare_digest take ASCII only)
         return None
     parts = token.split(".")
     if len(parts) != 4 or parts[0] != VERSION or not parts[1].startswith(WEB_PREFIX):

@@ -33,7 +33,10 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.i18n import mark_direction, translate
 from bot.languages import DEFAULT, supported
+from bot.rasa_ext import hygiene
 from bot.rasa_ext.language_nlu import CHOOSE_INTENT, PARSE_KEY
+
+hygiene.apply()  # the Rasa server loads this module (endpoints.yml): what people send, made safe (hygiene.py)
 
 SLOT = "language"
 NO_NOTICE = frozenset({"utter_danger_999", "utter_choose_language", "utter_language_changed"})

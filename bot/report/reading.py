@@ -49,7 +49,7 @@ NEGATORS = frozenset(
 NEGATION_REACH = 2  # words before a match that can negate it
 # Options that mean "none of these": never picked together with another.
 EXCLUSIVE = frozenset({"none", "none_known"})
-PAYLOAD = re.compile(r"/[a-z_]+(\{.*\})?", re.S)
+PAYLOAD = re.compile(r"/[a-z_]+(@[0-9.]+)?(\{.*\})?", re.S)  # Rasa's: /intent, a confidence, entities
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]{2,}$")
 
 
