@@ -1,12 +1,20 @@
-"""The case database. Times are stored as UTC.
+"""The case database. Times are stored as UTC; what people wrote is stored encrypted.
 
 A case holds every answer of the report (one column per question, so that
 monitoring can count them), the consent records, the work orders the report
 raised, and an append-only trail of everything that happened to it. Officers,
 their leave and the calls booked with them (bot/booking/) live here too.
+
+Free text that can identify the person or tell what happened to them (the report's
+text answers, notes, message bodies, evidence, the safety check's answers) has an
+``Encrypted*`` column type: encrypted on the way in and decrypted on the way out
+(bot/crypto.py), so such a column is never compared in SQL. Codes, dates and flags
+stay in clear for monitoring, and so do the phone numbers and email addresses that
+subject access and replies look up.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from sqlalchemy import (
@@ -27,6 +35,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import registry, relationship
+from sqlalchemy.sql import operators
+
+from bot import crypto
 
 mapper_registry = registry()
 Base = mapper_registry.generate_base()
@@ -59,6 +70,76 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+def _only_null(op, other: tuple) -> None:
+    null = len(other) == 1 and other[0] is None
+    if op in (operators.is_, operators.is_not) or (op in (operators.eq, operators.ne) and null):
+        return
+    raise TypeError(f"an encrypted column cannot be used in SQL ({op.__name__}): only IS NULL and IS NOT NULL; "
+                    "read the values and compare them in Python")
+
+
+class _NullOnly(TypeDecorator.Comparator):
+    """An encrypted column compares with NULL only. Anything else (=, LIKE, IN, ORDER BY) would meet
+    ciphertexts, which differ at every write, and silently find nothing: it raises TypeError instead."""
+
+    def operate(self, op, *other, **kwargs):
+        _only_null(op, other)
+        return super().operate(op, *other, **kwargs)
+
+    def reverse_operate(self, op, other, **kwargs):
+        _only_null(op, (other,))
+        return super().reverse_operate(op, other, **kwargs)
+
+
+class EncryptedText(TypeDecorator):
+    """Text stored encrypted (``enc1:`` Fernet tokens, bot/crypto.py); text written before
+    encryption was switched on still reads. Compared in SQL with NULL only."""
+
+    impl = Text
+    cache_ok = True
+    encrypted_kind = "text"
+    comparator_factory = _NullOnly
+
+    def process_bind_param(self, value, dialect):
+        return crypto.encrypt_text(value)
+
+    def process_result_value(self, value, dialect):
+        return crypto.decrypt_text(value)
+
+
+class EncryptedBytes(TypeDecorator):
+    """Bytes stored encrypted (a photo or file kept as evidence)."""
+
+    impl = LargeBinary
+    cache_ok = True
+    encrypted_kind = "bytes"
+    comparator_factory = _NullOnly
+
+    def process_bind_param(self, value, dialect):
+        return crypto.encrypt_bytes(value)
+
+    def process_result_value(self, value, dialect):
+        return crypto.decrypt_bytes(value)
+
+
+class EncryptedJSON(TypeDecorator):
+    """JSON stored as one encrypted JSON string (``"enc1:..."``), so the column stays JSON; JSON
+    written before encryption was switched on still reads."""
+
+    impl = JSON
+    cache_ok = True
+    encrypted_kind = "json"
+    comparator_factory = _NullOnly
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else crypto.encrypt_text(json.dumps(value))
+
+    def process_result_value(self, value, dialect):
+        if isinstance(value, str) and crypto.is_encrypted(value):
+            return json.loads(crypto.decrypt_text(value))
+        return value
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (Index("ix_cases_status_submitted", "status", "submitted_at"),)
@@ -75,7 +156,7 @@ class Case(Base):
     # The report, one column per question (see bot/report/questions.py).
     reporter_role = Column(String(20))
     anonymous = Column(Boolean, nullable=False, default=False)
-    description = Column(Text)
+    description = Column(EncryptedText)
     incident_type = Column(JSON)
     motivation = Column(JSON)
     incident_date = Column(Date)
@@ -83,17 +164,17 @@ class Case(Base):
     frequency = Column(String(20))
     ongoing = Column(String(20))
     location = Column(String(20))
-    address = Column(Text)
+    address = Column(EncryptedText)
     perpetrator_known = Column(String(20))
     perpetrator_status = Column(String(20))
-    perpetrator_description = Column(Text)
+    perpetrator_description = Column(EncryptedText)
     witnesses = Column(String(20))
     evidence = Column(JSON)
     graffiti = Column(Boolean)
-    graffiti_location = Column(Text)
+    graffiti_location = Column(EncryptedText)
     home_insecure = Column(Boolean)
     vulnerable = Column(JSON)
-    contact_name = Column(Text)
+    contact_name = Column(EncryptedText)
     contact_phone = Column(String(32))
     contact_email = Column(String(254))
     skipped = Column(JSON, nullable=False, default=list)
@@ -104,10 +185,10 @@ class Case(Base):
     risk_level = Column(String(10))
     # How to reach them safely (SafeLives: asked before the risk questions).
     safe_to_contact = Column(Boolean)  # may we use the phone or email they gave?
-    safe_contact_other = Column(Text)  # a safer number or address they gave instead
+    safe_contact_other = Column(EncryptedText)  # a safer number or address they gave instead
     safe_times = Column(JSON)
     voicemail_ok = Column(Boolean)
-    code_word = Column(Text)
+    code_word = Column(EncryptedText)
 
     # Service-level clocks.
     submitted_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -163,7 +244,7 @@ class WorkOrder(Base):
     case_id = Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
     kind = Column(String(30), nullable=False)
     status = Column(String(20), nullable=False, default="open")
-    location = Column(Text)
+    location = Column(EncryptedText)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     due_at = Column(UTCDateTime, nullable=False)
     completed_at = Column(UTCDateTime)
@@ -196,7 +277,7 @@ class RiskAssessment(Base):
     id = Column(Integer, primary_key=True)
     case_id = Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
     matrix_version = Column(String(40), nullable=False)
-    answers = Column(JSON, nullable=False, default=dict)
+    answers = Column(EncryptedJSON, nullable=False, default=dict)
     score = Column(Integer, nullable=False)
     scored_level = Column(String(10), nullable=False)
     reasons = Column(JSON, nullable=False, default=list)  # [{"reason": ..., "points": ...}]
@@ -204,7 +285,7 @@ class RiskAssessment(Base):
     assessed_at = Column(UTCDateTime, nullable=False, default=utcnow)
     assessed_by = Column(String(80), nullable=False)
     override_level = Column(String(10))
-    override_reason = Column(Text)
+    override_reason = Column(EncryptedText)
     override_by = Column(String(80))
     override_at = Column(UTCDateTime)
 
@@ -232,7 +313,7 @@ class Referral(Base):
     due_at = Column(UTCDateTime, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
     told_at = Column(UTCDateTime)  # when the person was told of it (always, for a disclosure without consent)
-    outcome = Column(Text)
+    outcome = Column(EncryptedText)
 
     case = relationship("Case", back_populates="referrals")
 
@@ -252,7 +333,7 @@ class OutboxMessage(Base):
     recipient = Column(String(254), nullable=False)
     sender = Column(String(64))  # the number to send from, when it matters (SMS, WhatsApp)
     subject = Column(String(200))
-    body = Column(Text, nullable=False)
+    body = Column(EncryptedText, nullable=False)
     template = Column(String(64))  # a WhatsApp template (ContentSid) sent instead of the body
     case_id = Column(Integer, ForeignKey("cases.id", ondelete="SET NULL"), index=True)
     # pending | sending | sent | failed | cancelled | held (WhatsApp: until the person writes again)
@@ -402,7 +483,7 @@ class InboundMessage(Base):
     message_sid = Column(String(64), nullable=False, unique=True)
     channel = Column(String(10), nullable=False)
     conversation_id = Column(String(64), nullable=False)
-    body = Column(Text)
+    body = Column(EncryptedText)
     media = Column(JSON)  # [{"url", "content_type"}] while waiting to be handled
     status = Column(String(10), nullable=False, default="received")
     received_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -423,7 +504,7 @@ class PhoneContact(Base):
     opted_out = Column(Boolean, nullable=False, default=False)  # STOP and the other opt-out words
     last_inbound_at = Column(UTCDateTime)  # WhatsApp's 24-hour window starts here
     options = Column(JSON)  # the numbered options of the last reply: [{"title", "payload"}]
-    last_reply = Column(Text)  # the last reply sent, to ask again after a question about a photo
+    last_reply = Column(EncryptedText)  # the last reply sent, to ask again after a question about a photo
     pending_media = Column(JSON)  # photos or files waiting for the person's yes or no
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -441,7 +522,7 @@ class Evidence(Base):
     content_type = Column(String(100), nullable=False)
     size = Column(Integer, nullable=False)
     sha256 = Column(String(64), nullable=False)
-    data = Column(LargeBinary, nullable=False)
+    data = Column(EncryptedBytes, nullable=False)
     consented_at = Column(UTCDateTime, nullable=False)
     received_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -506,5 +587,5 @@ class CaseNote(Base):
     id = Column(Integer, primary_key=True)
     case_id = Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
     author = Column(String(80), nullable=False)
-    body = Column(Text, nullable=False)
+    body = Column(EncryptedText, nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)

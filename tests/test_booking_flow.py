@@ -47,8 +47,8 @@ def test_book_a_call_with_a_woman_who_speaks_polish(officers):
     with session_factory(stack.settings.database_url)() as s:
         booking = s.execute(select(Booking).where(Booking.reference == reference)).scalar_one()
         officer = s.get(Officer, booking.officer_id)
-        notice = s.execute(select(OutboxMessage).where(OutboxMessage.topic == TOPIC)
-                           .where(OutboxMessage.body.contains(reference))).scalars().first()
+        notices = s.execute(select(OutboxMessage).where(OutboxMessage.topic == TOPIC)).scalars()
+        notice = next((m for m in notices if reference in m.body), None)  # bodies are encrypted: found in Python
     assert officer.sex == "female"
     assert ("pl" in officer.languages and booking.interpreter is None) or booking.interpreter == "pl"
     assert booking.phone == "+447700900123" and booking.secret_hash and "bluebell" not in booking.secret_hash

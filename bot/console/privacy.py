@@ -136,10 +136,17 @@ def _find_cases(session: Session, reference: Optional[str], number: Optional[str
     if number:
         found |= _cases_by_phone(session, number)
     if email:
-        found |= set(session.execute(select(Case.id).where(or_(
-            func.lower(func.trim(Case.contact_email)) == email,
-            func.lower(func.trim(Case.safe_contact_other)) == email))).scalars())
+        by_email = select(Case.id).where(func.lower(func.trim(Case.contact_email)) == email)
+        found |= set(session.execute(by_email).scalars())
+        found |= _cases_by_safer_address(session, email)
     return found
+
+
+def _cases_by_safer_address(session: Session, email: str) -> set[int]:
+    """Cases whose safer contact is ``email``: compared here, as the column is stored encrypted."""
+    return {case_id for case_id, other in session.execute(
+        select(Case.id, Case.safe_contact_other).where(Case.safe_contact_other.is_not(None))
+    ) if other.strip().lower() == email}
 
 
 def _cases_by_phone(session: Session, number: str) -> set[int]:

@@ -1,16 +1,17 @@
 """A case's conversation, read from the tracker store's ``events`` table (Rasa's SQL tracker store
-schema) without Rasa: what the person wrote and what the bot said, in order.
+schema) without Rasa: what the person wrote and what the bot said, in order. Each event's data is
+stored encrypted: ``bot.crypto.event_data`` decrypts it.
 
 Opening it is deliberate and audited (bot/web/console.py): the officer gives a reason.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import text
 
+from bot.crypto import event_data
 from bot.db import engine_for
 
 REASONS = {
@@ -39,11 +40,7 @@ def transcript(tracker_url: str, conversation_id: str) -> list[Line]:
         ).all()
     lines = []
     for type_name, timestamp, data in rows:
-        try:
-            event = json.loads(data) if isinstance(data, str) else (data or {})
-        except ValueError:
-            continue
-        said = event.get("text") or ""
+        said = event_data(data).get("text") or ""
         if type_name == "user" and said.startswith("/"):
             said = "(pressed a button)"
         if said:

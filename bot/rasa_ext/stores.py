@@ -2,7 +2,8 @@
 
 - ``UrlSQLTrackerStore``: Rasa's SQL tracker store on TRACKER_DATABASE_URL
   (default: ``var/tracker.db`` beside the case database, or the same
-  PostgreSQL database), so a restart never loses a conversation.
+  PostgreSQL database), so a restart never loses a conversation. Each event's
+  ``data`` (what was said, slots, parse data) is stored encrypted (bot/crypto.py).
 - ``EnvLockStore``: Redis when REDIS_URL is set (several Rasa instances; an
   atomic lock store, bot/rasa_ext/locks.py), otherwise in memory (one instance).
 """
@@ -10,12 +11,15 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import sqlalchemy as sa
 from rasa.core.lock_store import InMemoryLockStore, LockStore
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, _create_sequence
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import declarative_base
 
 from bot import settings
 from bot.db import make_engine, use_sqlite_pragmas
+from bot.models import EncryptedText
 from bot.rasa_ext import speedups
 from bot.rasa_ext.locks import AtomicRedisLockStore
 
@@ -23,6 +27,25 @@ speedups.apply()  # the Rasa server imports this module (endpoints.yml) before s
 
 
 class UrlSQLTrackerStore(SQLTrackerStore):
+    """Rasa's store with its own ``events`` table mapping, the same schema as Rasa's except that
+    ``data`` is ``EncryptedText``: Rasa's ``save`` encrypts each event as it adds the row, and
+    ``_retrieve`` gets it decrypted to ``json.loads``, with no Rasa method overridden. Rows written
+    before encryption (plain JSON) still read. ``type_name``, ``intent_name`` and ``action_name``
+    stay in clear: names from the domain, not what anyone wrote."""
+
+    Base = declarative_base()
+
+    class SQLEvent(Base):
+        __tablename__ = "events"
+
+        id = sa.Column(sa.Integer, _create_sequence(__tablename__), primary_key=True)
+        sender_id = sa.Column(sa.String(255), nullable=False, index=True)
+        type_name = sa.Column(sa.String(255), nullable=False)
+        timestamp = sa.Column(sa.Float)
+        intent_name = sa.Column(sa.String(255))
+        action_name = sa.Column(sa.String(255))
+        data = sa.Column(EncryptedText)
+
     def __init__(self, domain=None, event_broker=None, url: Optional[str] = None, **_: Any) -> None:
         parsed = make_url(url or settings.load().tracker_database_url)
         if parsed.get_backend_name() == "sqlite" and parsed.database:
