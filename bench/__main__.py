@@ -28,7 +28,8 @@ from pathlib import Path
 import psutil
 import requests
 
-from bench import booking, channels, languages, load
+from bench import booking, channels, languages
+from bench import load as load_test
 from bench.journeys import BASELINE_JOURNEY, REPORT_JOURNEY
 from bot import migrate, settings as settings_module
 from bot.model import ensure_model, model_path
@@ -231,7 +232,7 @@ def report(base: dict, proj: dict, started: datetime.datetime, elapsed: float, l
     if proj.get("channels"):
         lines += [""] + channels.markdown(proj["channels"])
     if proj.get("load"):
-        lines += [""] + load.markdown(proj["load"])
+        lines += [""] + load_test.markdown(proj["load"])
     return "\n".join(lines) + "\n"
 
 
@@ -252,9 +253,9 @@ def main() -> int:
         proj["offers"] = booking.offers_figures(tmp)
         print("Project: the SMS channel against the REST channel ...", flush=True)
         proj["channels"] = channels.figures(tmp)
-        print(f"Project: load test, one instance against two behind nginx ({load.USERS} users, "
-              f"{load.SECONDS:.0f} s each) ...", flush=True)
-        proj["load"] = load.figures(tmp)
+        print(f"Project: load test, one instance against two behind nginx ({load_test.USERS} users, "
+              f"{load_test.SECONDS:.0f} s each) ...", flush=True)
+        proj["load"] = load_test.figures(tmp)
     except Exception:
         for log in sorted(tmp.rglob("*.log")):
             print(f"--- {log.name} (tail)\n" + log.read_text(errors="replace")[-3000:], file=sys.stderr)

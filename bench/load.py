@@ -222,7 +222,8 @@ def settings_for(database_url: str):
     return replace(settings_module.load(), database_url=database_url, tracker_database_url=database_url,
                    redis_url=REDIS_URL, rasa_port=rasa_port, action_port=action_port, web_port=free_port(),
                    rasa_public_url=f"http://127.0.0.1:{rasa_port}",
-                   action_server_url=f"http://127.0.0.1:{action_port}/webhook", log_level="INFO")
+                   action_server_url=f"http://127.0.0.1:{action_port}/webhook", log_level="INFO",
+                   rate_per_sender=0, rate_per_address=0)  # 50 people typing fast, measured, not limited
 
 
 def warm_up(base: str, journeys: int) -> None:

@@ -1,4 +1,4 @@
-"""Command line: python -m bot {run,migrate,model,web,outbox,officers,staff,retention}."""
+"""Command line: python -m bot {run,migrate,model,web,outbox,officers,staff,retention,rotate-keys}."""
 from __future__ import annotations
 
 import argparse
@@ -210,6 +210,30 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_keys(args: argparse.Namespace) -> int:
+    """Re-encrypt every encrypted value with the newest key in DATA_KEYS (and encrypt any written before
+    encryption), in batches, beside the running service. Prints counts only."""
+    from bot.crypto import DataKeyError, rotate_all
+
+    settings, _ = _migrated()
+    try:
+        done = rotate_all(settings.database_url, settings.tracker_database_url, batch=args.batch)
+    except DataKeyError as exc:
+        print(f"Stopped: {exc}", file=sys.stderr)
+        return 1
+    for name, counts in done.items():
+        if counts.rotated or counts.encrypted or counts.current or counts.changed:
+            print(f"{name}: {counts.rotated} re-encrypted, {counts.encrypted} encrypted (were plain), "
+                  f"{counts.current} already current, {counts.changed} changed meanwhile (left as written)")
+    print(f"{sum(c.rotated + c.encrypted for c in done.values())} value(s) rewritten with the newest key "
+          f"({len(done)} columns).")
+    if any(c.changed for c in done.values()):
+        print("Some rows changed while this ran: run it again once every process has the new key first.")
+    else:
+        print("Once every process runs with the new key first, older keys can be removed from DATA_KEYS.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -235,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     retention.add_argument("--dry-run", action="store_true", help="count what would be done; change nothing")
     retention.add_argument("--days", type=int, help="days after closing (default RETENTION_DAYS)")
     retention.set_defaults(func=cmd_retention)
+    rotate = sub.add_parser("rotate-keys", help="re-encrypt stored data with the newest key in DATA_KEYS")
+    rotate.add_argument("--batch", type=int, default=200, help="rows per transaction (default 200)")
+    rotate.set_defaults(func=cmd_rotate_keys)
     args = parser.parse_args(argv)
     return args.func(args)
 

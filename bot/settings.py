@@ -96,9 +96,20 @@ class Settings:
     # which listens on RASA_PORT at PUBLIC_HOST (0.0.0.0 to take outside traffic without another proxy).
     rasa_instances: int = 2
     public_host: str = "127.0.0.1"
+    # Rate limits (bot/ratelimit.py): messages per RATE_WINDOW_SECONDS from one sender (a conversation, a web chat
+    # session, a phone number) and from one client address; 0: no limit. Over one: a kind message with the 999 line
+    # (texts are still stored and read, only replies are held back). Counted in Redis when REDIS_URL is set.
+    rate_per_sender: int = 30
+    rate_per_address: int = 120
+    rate_window_seconds: int = 60
+    # Peers whose X-Forwarded-For names the client (comma-separated addresses or networks): nginx on loopback.
+    trusted_proxies: str = "127.0.0.1,::1"
     # Retention (bot/console/privacy.py): closed cases are anonymised this many days after closing;
     # 6 years by default, the Limitation Act period for civil claims. Env RETENTION_DAYS.
     retention_days: int = 2190
+    # Encryption at rest (bot/crypto.py): comma-separated Fernet keys, newest first; new values use the first,
+    # any of them decrypts. Empty: a development key kept in var/data.key. Env DATA_KEYS.
+    data_keys: str = ""
 
 
 # Settings read as given, then tidied (the bank-holiday region is a lower-case name).

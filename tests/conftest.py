@@ -101,6 +101,10 @@ def _stack(tmp, db_url: str, tracker_url: str, redis_url: str, twilio, instances
         twilio_whatsapp_template_sid=TEST_WHATSAPP_TEMPLATE,
         session_secret="test-session-secret",
         outbox_poll_seconds=0.3,
+        # Tests type far faster than people, all from 127.0.0.1: limits counted but never reached
+        # (tests/test_limits.py starts stacks with low ones).
+        rate_per_sender=10_000,
+        rate_per_address=10_000,
     )
     config = replace(config, **overrides)
     return Stack(config, ensure_model(), tmp / "logs", web=True, outbox=True, instances=instances).start()

@@ -32,6 +32,7 @@ from bot.channels import sms
 from bot.i18n import mark_direction, translate
 from bot.models import Case, Evidence, InboundMessage, OutboxMessage, PhoneContact
 from bot.outbox import Contact, enqueue
+from bot.ratelimit import kind_message
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -232,6 +233,27 @@ def finish(factory: sessionmaker, settings: Settings, inbound_id: int, p: Plan, 
             from bot.console.lifecycle import record_survey_answer
 
             record_survey_answer(session, p.survey[0], p.survey[1], now)
+        session.commit()
+
+
+def finish_quietly(factory: sessionmaker, settings: Settings, inbound_id: int, notice: bool, language: str,
+                   now: Optional[datetime] = None) -> None:
+    """A text over the rate limit (bot/ratelimit.py), which the dialogue has had: marked handled with
+    no reply, or with the kind message alone when ``notice``; the options and the last reply stay as
+    the person last saw them."""
+    now = now or datetime.now(timezone.utc)
+    with factory() as session:
+        row = session.get(InboundMessage, inbound_id)
+        if row is None or row.status == "done":
+            return
+        contact = session.get(PhoneContact, row.conversation_id)
+        if notice and not contact.opted_out:
+            _send(session, settings, row, contact, mark_direction(kind_message(language, texts=True), language), now)
+        row.status = "done"
+        row.body = None
+        row.media = None
+        row.handled_at = now
+        contact.updated_at = now
         session.commit()
 
 

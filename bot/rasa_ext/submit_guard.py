@@ -41,7 +41,7 @@ RETRY_SECONDS = 5.0
 QUEUED = N_("Your report is safe. We could not send it to the housing team just now, so it will be sent by "
             "itself in a few minutes, with everything you told me. You don't need to do anything. If you are "
             "in danger now, call 999.")
-QUEUED_RESPONSE = "utter_submit_queued"  # in the bot message's metadata, for the channels and the tests
+QUEUED_MARK = "submit-queued"  # the bot message's metadata says so (it is no domain response: no action server)
 
 _retrying = contextvars.ContextVar("retrying", default=False)
 _original_run = RemoteAction.run
@@ -102,7 +102,7 @@ def journal() -> Journal:
 def queued_message(language: Optional[str]) -> BotUttered:
     lang = supported(language)
     return BotUttered(mark_direction(translate(QUEUED, lang), lang), data={},
-                      metadata={"utter_action": QUEUED_RESPONSE})
+                      metadata={"said_by": QUEUED_MARK})
 
 
 async def _guarded_run(self: RemoteAction, output_channel, nlg, tracker, domain) -> List[Event]:

@@ -14,6 +14,14 @@ and media, and serves one number. This one:
   read from the conversation.
 
 A conversation is named by a keyed hash of the number (bot/channels/tokens.py), never the number.
+
+Rate limit (bot/ratelimit.py, RATE_PER_SENDER per number): a text is never dropped or refused. Every
+one is stored and goes into the conversation as usual (so officers have it, and the danger check
+reads it); a text over the limit only has its reply held back, and the first such text in a window
+is answered with the kind message instead (texts arrive this fast only from a script or a loop, and
+every reply costs a text). Counted when the text arrives (a backlog handled after a restart is
+not a flood); the service words (STOP, HELP, EXIT...) are never counted nor held back. Twilio's own
+address is not limited.
 """
 from __future__ import annotations
 
@@ -32,6 +40,7 @@ from bot.channels.tokens import phone_sender_id, secret_key
 from bot.db import session_factory
 from bot.rasa_ext import said
 from bot.rasa_ext.locks import Claims
+from bot.ratelimit import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +48,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 CLAIM_TRIES = 600  # times a kicked server looks whether another has taken, or left, the number's texts
 CLAIM_RETRY_SECONDS = 0.2
 SWEEP_SECONDS = 30.0  # how often texts left unhandled (an error) are looked for again
+SERVICE_WORDS = sms.OPT_OUT_WORDS | sms.OPT_IN_WORDS | sms.HELP_WORDS | sms.EXIT_WORDS  # never limited
 
 
 def _in_thread(func, *args):
@@ -79,6 +89,7 @@ class TwilioChannel(InputChannel):
         self.again: Dict[str, bool] = {}
         self.sender = None  # an outbox worker of our own, to send replies at once (see send_now)
         self.claims = Claims.from_url(self.settings.redis_url) if self.settings.redis_url else None
+        self.limits = Limits(self.settings, self.secret)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         from twilio.request_validator import RequestValidator
@@ -112,6 +123,7 @@ class TwilioChannel(InputChannel):
                 logger.error("a text could not be stored (%s); Twilio is asked to try again", type(exc).__name__)
                 return response.text("try again", status=503)
             if stored:
+                await channel.count(inbound, conversation_id)
                 channel.kick(conversation_id, on_new_message, request.app)
             else:
                 logger.info("Twilio retried message %s: already stored, not handled again", inbound.message_sid[-6:])
@@ -128,6 +140,17 @@ class TwilioChannel(InputChannel):
                 sweeper.cancel()
 
         return bp
+
+    # -- the rate limit: replies held back, never texts ----------------------------------------
+
+    async def count(self, inbound: phone.Inbound, conversation_id: str) -> None:
+        """Count a stored text against its number's limit; over it, note (for whichever server handles
+        the text) that its reply is held back: "notice" for the first in a window, else "silent"."""
+        if sms.keyword(inbound.body) in SERVICE_WORDS:
+            return
+        verdict = await self.limits.check(inbound.channel, conversation_id)
+        if not verdict.allowed:
+            await self.limits.mark("quiet:" + inbound.message_sid, "notice" if verdict.first_refusal else "silent")
 
     # -- handling, one text at a time per conversation ----------------------------------------
 
@@ -201,6 +224,7 @@ class TwilioChannel(InputChannel):
 
     async def handle(self, conversation_id: str, inbound_id: int, on_new_message, app) -> None:
         p = await _in_thread(phone.plan, self.factory, inbound_id)
+        quiet = await self.limits.take("quiet:" + p.message_sid)
         replies: List[phone.BotMessage] = []
         if p.kind == "exit":
             await self.forget(conversation_id, on_new_message, app)
@@ -222,7 +246,10 @@ class TwilioChannel(InputChannel):
             replies = found or []
         else:
             language = p.language or said.language_of(events)
-        await _in_thread(phone.finish, self.factory, self.settings, inbound_id, p, replies, language)
+        if quiet and p.kind == "message" and not p.ask_media and not p.notes:  # over the rate limit
+            await _in_thread(phone.finish_quietly, self.factory, self.settings, inbound_id, quiet == "notice", language)
+        else:
+            await _in_thread(phone.finish, self.factory, self.settings, inbound_id, p, replies, language)
         self.send_now()
 
     def send_now(self) -> None:

@@ -22,7 +22,13 @@ Protocol (the widget, bot/web/static/widget.js, speaks it):
   S->C bot_uttered     {seq, text, quick_replies: [{title, payload}], lang, dir}
   S->C bot_typing      {typing}
   S->C ui              {lang, dir, native, ui}            (the conversation's language changed)
-  C->S user_uttered    {message, id} -> ack {ok: true} | {ok: false, reason}
+  C->S user_uttered    {message, id} -> ack {ok: true} | {ok: false, reason[, text]}
+
+Rate limits (bot/ratelimit.py): each message counts against its session (RATE_PER_SENDER) and the
+client's address (RATE_PER_ADDRESS; X-Forwarded-For only from TRUSTED_PROXIES); over either, the
+message is not taken and the ack is {ok: false, reason: "rate_limited", text} (the widget shows its
+"rate_limited" words: wait a minute, send it again, 999). A new session counts against the address:
+over it the session is still given, without the greeting.
 
 Several Rasa instances need sticky routing of a socket to one instance (the replay comes from
 the tracker store, so a reconnect to another instance still loses nothing).
@@ -44,6 +50,7 @@ from socketio import AsyncServer
 from bot import settings as settings_module
 from bot.channels.tokens import issue_web_session, secret_key, verify_web_session
 from bot.languages import LANGUAGES
+from bot.ratelimit import Limits, kind_message
 from bot.rasa_ext.said import DEFAULT_LANGUAGE, buttons_of, with_language
 from bot.web.ui_text import ui_text
 
@@ -66,12 +73,19 @@ class _Socket:
     sender: str
     last_sent: float = 0.0
     lang: str = DEFAULT_LANGUAGE
+    address: str = ""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def _origins(settings: settings_module.Settings) -> List[str]:
     configured = [o.strip().rstrip("/") for o in settings.widget_origins.split(",") if o.strip()]
     return configured or [f"http://localhost:{settings.web_port}", f"http://127.0.0.1:{settings.web_port}"]
+
+
+def _address(limits: Limits, environ: Dict[str, Any]) -> str:
+    """The client's address, from the request that opened the socket."""
+    request = environ.get("sanic.request")
+    return limits.client_address(getattr(request, "ip", "") or "", environ.get("HTTP_X_FORWARDED_FOR"))
 
 
 def greeting(language: Optional[str]) -> str:
@@ -113,6 +127,7 @@ class WebChatInput(InputChannel):
         self.secret = secret_key(self.settings)
         self.sockets: Dict[str, _Socket] = {}
         self.seen_ids: "OrderedDict[str, OrderedDict[str, asyncio.Future]]" = OrderedDict()
+        self.limits = Limits(self.settings, self.secret)
 
     def get_output_channel(self):
         return None  # replies are read from the tracker and sent to the bound sockets
@@ -168,8 +183,10 @@ class WebChatInput(InputChannel):
             channel.sockets.pop(sid, None)
 
         @sio.on("session_request")
-        async def session_request(sid, data) -> None:
+        async def session_request(sid, data=None) -> None:  # (an emit with no data calls it without)
             data = data if isinstance(data, dict) else {}
+            if not isinstance(data.get("lang"), str):  # a list or an object names no language (and is not hashable)
+                data = {**data, "lang": None}
             sender = verify_web_session(channel.secret, data.get("token"), max_age)
             resumed = sender is not None
             token = data.get("token") if resumed else None
@@ -181,15 +198,23 @@ class WebChatInput(InputChannel):
             _, language = bot_messages(events, float("inf"))
             if not resumed and data.get("lang") in LANGUAGES:
                 language = data["lang"]
-            channel.sockets[sid] = _Socket(sender=sender, last_sent=last_seen, lang=language)
+            address = _address(channel.limits, sio.get_environ(sid) or {})
+            greet = not resumed and (await channel.limits.check("webchat", address=address)).allowed
+            channel.sockets[sid] = _Socket(sender=sender, last_sent=last_seen, lang=language, address=address)
             await sio.emit("session_confirm", {"token": token, "resumed": resumed, **ui_text(language)}, room=sid)
             if resumed:
                 await sync(sid)
-            else:
+            elif greet:
                 await handle(sid, sender, greeting(data.get("lang")), None)
 
+        async def limited(sock: _Socket) -> Optional[Dict[str, Any]]:
+            """The ack refusing a message over a rate limit, or None."""
+            if (await channel.limits.check("webchat", sock.sender, sock.address)).allowed:
+                return None
+            return {"ok": False, "reason": "rate_limited", "text": kind_message(sock.lang)}
+
         @sio.on("user_uttered")
-        async def user_uttered(sid, data) -> Dict[str, Any]:
+        async def user_uttered(sid, data=None) -> Dict[str, Any]:
             sock = channel.sockets.get(sid)
             if sock is None:
                 return {"ok": False, "reason": "no_session"}
@@ -201,6 +226,9 @@ class WebChatInput(InputChannel):
                 return {"ok": False, "reason": "too_long"}
             client_id = data.get("id")
             client_id = str(client_id)[:100] if isinstance(client_id, (str, int)) and str(client_id) else None
+            refused = None if client_id in channel.seen_ids.get(sock.sender, {}) else await limited(sock)
+            if refused:  # (a resend of a message taken already is not counted again)
+                return refused
             if client_id is None:
                 await handle(sid, sock.sender, text, None)
                 return {"ok": True}

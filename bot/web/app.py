@@ -48,6 +48,12 @@ ASSETS = {
 }
 
 
+# Everything that is not a page (the widget's files, /config.js, /health, the API's JSON, errors) may
+# load nothing and be framed by nobody; the console's pages send their own (bot/web/console.py).
+NOTHING_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+PAGES = {"/"}  # the demo page: its own scripts and styles, and the chat's server (content_security_policy)
+
+
 def content_security_policy(socket_origin: str) -> str:
     """The demo page's CSP: its own scripts and styles only, and the socket.io server (http for
     long-polling, ws for the WebSocket)."""
@@ -75,7 +81,7 @@ def make_app(settings: Settings) -> web.Application:
         except web.HTTPException as error:
             response = error
         response.headers.update(SECURITY_HEADERS)
-        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("Content-Security-Policy", csp if request.path in PAGES else NOTHING_CSP)
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         if isinstance(response, web.HTTPException):

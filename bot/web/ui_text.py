@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.i18n import N_, is_rtl, translate
 from bot.languages import LANGUAGES, supported
+from bot.ratelimit import TOO_FAST
 
 UI_TEXT: dict[str, str] = {
     "launcher": N_("Report hate crime or harassment"),
@@ -37,6 +38,7 @@ UI_TEXT: dict[str, str] = {
     "not_sent": N_("Not sent yet. It will be sent when the connection is back."),
     "unavailable": N_("The chat could not load. Please try again later. If you are in danger now, call 999."),
     "too_long": N_("That message is too long to send. Please make it shorter."),
+    "rate_limited": TOO_FAST,  # over a rate limit (bot/ratelimit.py): wait a minute, 999
     # Announced to screen readers while Shift is pressed towards a quick exit (as GOV.UK's component).
     "exit_two_more": N_("Shift, press 2 more times to exit."),
     "exit_one_more": N_("Shift, press 1 more time to exit."),

@@ -67,6 +67,7 @@
     "not_sent": "Not sent yet. It will be sent when the connection is back.",
     "unavailable": "The chat could not load. Please try again later. If you are in danger now, call 999.",
     "too_long": "That message is too long to send. Please make it shorter.",
+    "rate_limited": "You are sending messages very quickly. Please wait a minute, then send your message again. If you are in danger now, call 999.",
     "exit_two_more": "Shift, press 2 more times to exit.",
     "exit_one_more": "Shift, press 1 more time to exit.",
     "exit_expired": "Exit this page expired.",
@@ -1013,9 +1014,9 @@
     }
     state.queue.splice(index, 1);
     clearNote(item);
-    if (reason === 'too_long') {
-      markNotSent(item, 'too_long');
-      setStatus('too_long', true, STATUS_CLEAR_MS);
+    if (reason === 'too_long' || reason === 'rate_limited') {
+      markNotSent(item, reason);
+      setStatus(reason, true, STATUS_CLEAR_MS);
     }
     pump();
   }
