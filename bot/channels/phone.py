@@ -212,18 +212,14 @@ def finish(factory: sessionmaker, settings: Settings, inbound_id: int, p: Plan, 
     """Send the reply (through the outbox) and mark the text handled, in one transaction."""
     now = now or datetime.now(timezone.utc)
     with factory() as session:
-        row = session.get(InboundMessage, inbound_id)
-        if row is None or row.status == "done":
+        found = _waiting(session, inbound_id)
+        if found is None:
             return
-        contact = session.get(PhoneContact, row.conversation_id)
+        row, contact = found
         shown = _reply(contact, p, replies, language)
         if p.kind != "opt_out" and not contact.opted_out and shown.strip():
             _send(session, settings, row, contact, mark_direction(shown, language), now)
-        row.status = "done"
-        row.body = None
-        row.media = None
-        row.handled_at = now
-        contact.updated_at = now
+        _handled(row, contact, now)
         if p.kind == "opt_out":
             contact.opted_out = True
             stop_sending(session, contact.number, now)
@@ -243,18 +239,28 @@ def finish_quietly(factory: sessionmaker, settings: Settings, inbound_id: int, n
     the person last saw them."""
     now = now or datetime.now(timezone.utc)
     with factory() as session:
-        row = session.get(InboundMessage, inbound_id)
-        if row is None or row.status == "done":
+        found = _waiting(session, inbound_id)
+        if found is None:
             return
-        contact = session.get(PhoneContact, row.conversation_id)
+        row, contact = found
         if notice and not contact.opted_out:
             _send(session, settings, row, contact, mark_direction(kind_message(language, texts=True), language), now)
-        row.status = "done"
-        row.body = None
-        row.media = None
-        row.handled_at = now
-        contact.updated_at = now
+        _handled(row, contact, now)
         session.commit()
+
+
+def _waiting(session: Session, inbound_id: int) -> Optional[tuple[InboundMessage, PhoneContact]]:
+    """The text and its number's contact, unless the text is gone or handled already (a retry)."""
+    row = session.get(InboundMessage, inbound_id)
+    if row is None or row.status == "done":
+        return None
+    return row, session.get(PhoneContact, row.conversation_id)
+
+
+def _handled(row: InboundMessage, contact: PhoneContact, now: datetime) -> None:
+    """Marked handled, and its words cleared: they live on in the conversation."""
+    row.status, row.body, row.media, row.handled_at = "done", None, None, now
+    contact.updated_at = now
 
 
 def _reply(contact: PhoneContact, p: Plan, replies: list[BotMessage], language: str) -> str:
