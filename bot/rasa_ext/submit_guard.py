@@ -11,7 +11,8 @@ This module wraps that call for ``action_submit_report`` only:
   conversation goes into a journal of reports waiting to be sent (Redis when REDIS_URL is set, so
   any Rasa server can send it and a restart keeps it; else this process's memory);
 - a task in every Rasa server (started by the ``SubmitRetry`` channel in credentials.yml) takes the
-  waiting conversations one at a time, every few seconds, and runs the action again under the
+  waiting conversations one at a time, every few seconds, each under a lease in Redis (so no two
+  servers send one at once, and one that dies leaves it waiting), and runs the action again under the
   conversation's lock, then whatever the dialogue does next (the reference, the safety check), as
   if the person had just sent it. The case is made once: the action is idempotent on the report id
   it was given when the report began. A try that fails again leaves it waiting, quietly.
@@ -75,12 +76,24 @@ class Journal:
         else:
             self.local.discard(conversation_id)
 
-    def take(self) -> Optional[str]:
-        """One waiting conversation, taken out (so no other server takes it at the same time)."""
+    def waiting(self) -> list[str]:
         if self.red is not None:
-            taken = self.red.spop(self.key)
-            return taken.decode() if isinstance(taken, bytes) else taken
-        return self.local.pop() if self.local else None
+            return [m.decode() if isinstance(m, bytes) else m for m in self.red.smembers(self.key)]
+        return list(self.local)
+
+    def claim(self, conversation_id: str) -> Optional[str]:
+        """A lease on sending this one (so no two servers send it at once); it ends by itself if the
+        server dies, and the conversation stays in the journal until it is sent."""
+        if self.red is None:
+            return "this-process"
+        import secrets
+
+        token = secrets.token_hex(8)
+        return token if self.red.set(f"{self.key}:claim:{conversation_id}", token, nx=True, ex=120) else None
+
+    def release(self, conversation_id: str, token: str) -> None:
+        if self.red is not None and self.red.get(f"{self.key}:claim:{conversation_id}") == token.encode():
+            self.red.delete(f"{self.key}:claim:{conversation_id}")
 
     def __contains__(self, conversation_id: str) -> bool:
         if self.red is not None:
@@ -150,27 +163,23 @@ async def retry_one(agent, conversation_id: str) -> bool:
 
 
 async def retry_waiting(agent, pause: float = RETRY_SECONDS) -> None:
-    """For ever: every waiting report, one at a time; those that fail again wait for the next round."""
+    """For ever: every waiting report, one at a time; those that fail again wait for the next round. A report
+    leaves the journal only once it is sent."""
     while True:
-        failed: list[str] = []
         try:
-            while True:
-                conversation_id = await asyncio.to_thread(journal().take)
-                if conversation_id is None:
-                    break
+            for conversation_id in await asyncio.to_thread(journal().waiting):
+                token = await asyncio.to_thread(journal().claim, conversation_id)
+                if token is None:
+                    continue  # another server is sending it
                 try:
-                    if not await retry_one(agent, conversation_id):
-                        failed.append(conversation_id)
+                    if await retry_one(agent, conversation_id):
+                        await asyncio.to_thread(journal().discard, conversation_id)
                 except Exception as exc:
                     logger.info("a waiting report is still not sent (%s); tried again soon", type(exc).__name__)
-                    failed.append(conversation_id)
+                finally:
+                    await asyncio.to_thread(journal().release, conversation_id, token)
         except Exception as exc:  # the journal itself (Redis) is away: try later
             logger.error("the journal of waiting reports could not be read (%s)", type(exc).__name__)
-        for conversation_id in failed:
-            try:
-                await asyncio.to_thread(journal().add, conversation_id)
-            except Exception as exc:
-                logger.error("a waiting report could not be put back (%s)", type(exc).__name__)
         await asyncio.sleep(pause)
 
 
