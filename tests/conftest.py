@@ -130,6 +130,18 @@ def postgres_stack(tmp_path_factory, fake_twilio):
     drop()
 
 
+@pytest.fixture(scope="session")
+def production_stack(tmp_path_factory, fake_twilio):
+    """The production profile (bot/production.py): two Rasa servers and two action servers behind nginx,
+    on a PostgreSQL schema of its own and Redis, with the web process and the outbox worker."""
+    tmp = tmp_path_factory.mktemp("production")
+    url, drop = new_postgres_schema()
+    running = _stack(tmp, url, url, REDIS_URL, fake_twilio, instances=2)
+    yield running
+    running.stop()
+    drop()
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def stack(request):
     """The whole stack on the embedded SQLite database, then on PostgreSQL with the Redis lock store."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 
 from bench.load import cases, run_locust
-from tests.conftest import REDIS_URL, _stack, new_postgres_schema
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +20,8 @@ SECONDS = 25
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory, fake_twilio):
-    tmp = tmp_path_factory.mktemp("load")
-    url, drop = new_postgres_schema()
-    running = _stack(tmp, url, url, REDIS_URL, fake_twilio, instances=2)
-    yield running
-    running.stop()
-    drop()
+def prod(production_stack):
+    return production_stack
 
 
 @pytest.fixture(scope="module")

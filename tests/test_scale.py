@@ -20,7 +20,6 @@ from sqlalchemy import select
 
 from bot.db import session_factory
 from bot.models import InboundMessage
-from tests.conftest import REDIS_URL, _stack, new_postgres_schema
 from tests.test_integration import Chat
 from tests.test_twilio import Phone
 
@@ -28,13 +27,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory, fake_twilio):
-    tmp = tmp_path_factory.mktemp("production")
-    url, drop = new_postgres_schema()
-    running = _stack(tmp, url, url, REDIS_URL, fake_twilio, instances=2)
-    yield running
-    running.stop()
-    drop()
+def prod(production_stack):
+    return production_stack
 
 
 def instance_url(prod, n: int) -> str:
