@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select, text
 
 from bot import crypto
 from bot.cases import submit_report
@@ -34,6 +34,7 @@ from bot.db import engine_for
 from bot.models import (
     Case, CaseNote, Evidence, InboundMessage, OutboxMessage, PhoneContact, Referral, RiskAssessment, WorkOrder,
 )
+from tests.test_privacy import scan  # every value of every table, as stored
 
 NOW = datetime(2026, 11, 21, 22, 30, tzinfo=timezone.utc)
 OLD, NEW, OTHER = (Fernet.generate_key().decode("ascii") for _ in range(3))
@@ -178,18 +179,6 @@ def make_report(factory, settings, marker: str) -> str:
                            service_number="+447700900100", last_reply=f"Did you mean {marker}?"))
         s.commit()
     return submission.reference
-
-
-def scan(url: str) -> str:
-    """Every value of every table, as stored (bytes as Latin-1), lower-cased."""
-    found = []
-    with engine_for(url).connect() as conn:
-        for table in inspect(conn).get_table_names():
-            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
-                for value in row:
-                    found.append(bytes(value).decode("latin-1") if isinstance(value, (bytes, memoryview))
-                                 else str(value))
-    return "\n".join(found).lower()
 
 
 def read_back(factory, reference: str) -> list:
