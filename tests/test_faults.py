@@ -5,6 +5,7 @@ the case is made by itself with every answer, once. (A Rasa server killed mid-co
 tests/test_scale.py. Twilio's API failing: tests/test_outbox.py.)"""
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 
@@ -71,33 +72,47 @@ def test_the_action_server_killed_as_a_report_is_sent(stack):
     assert any(cases[0].reference in text for text in said)  # the reference, in the conversation
 
 
-@pytest.fixture(scope="module")
-def private_stack(tmp_path_factory, fake_twilio):
+def _private(tmp_path_factory, fake_twilio, conversations_too: bool):
+    """A stack whose case database is a private PostgreSQL (and its conversations too, when asked; else
+    they are on the shared server): the tests stop it."""
     from tests.private_pg import PrivatePostgres
 
     pg = PrivatePostgres().start()
-    tracker_url, drop = new_postgres_schema()  # the conversations on the shared server: only cases go down
+    tracker_url, drop = (pg.url, None) if conversations_too else new_postgres_schema()
     running = _stack(tmp_path_factory.mktemp("faults"), pg.url, tracker_url, REDIS_URL, fake_twilio)
     running.pg = pg
     yield running
     running.stop()
     pg.remove()
-    drop()
+    if drop:
+        drop()
+
+
+@contextlib.contextmanager
+def down_for_30_seconds(pg):
+    """The private PostgreSQL stopped for what the block does, and at least 30 seconds in all."""
+    pg.stop()
+    down_at = time.monotonic()
+    try:
+        yield
+        time.sleep(max(0.0, 30 - (time.monotonic() - down_at)))
+    finally:
+        pg.start()
+
+
+@pytest.fixture(scope="module")
+def private_stack(tmp_path_factory, fake_twilio):
+    yield from _private(tmp_path_factory, fake_twilio, conversations_too=False)
 
 
 def test_the_case_database_down_for_30_seconds_as_a_report_is_sent(private_stack):
     stack, pg = private_stack, private_stack.pg
     chat = Chat(stack)
     to_the_summary(chat)
-    pg.stop()
-    down_at = time.monotonic()
-    try:
+    with down_for_30_seconds(pg):
         reply = chat.say(REPORT_JOURNEY[-1])
         assert SAFE in reply and "999" in reply
         assert "call 999" in chat.say("he's outside my door with a knife")
-        time.sleep(max(0.0, 30 - (time.monotonic() - down_at)))
-    finally:
-        pg.start()
     cases = wait_for_case(stack, chat)
     assert len(cases) == 1
     assert_every_answer(cases[0])
@@ -107,31 +122,19 @@ def test_the_case_database_down_for_30_seconds_as_a_report_is_sent(private_stack
 @pytest.fixture(scope="module")
 def all_private_stack(tmp_path_factory, fake_twilio):
     """Cases and conversations both on the private PostgreSQL: the whole database goes down."""
-    from tests.private_pg import PrivatePostgres
-
-    pg = PrivatePostgres().start()
-    running = _stack(tmp_path_factory.mktemp("faults-all"), pg.url, pg.url, REDIS_URL, fake_twilio)
-    running.pg = pg
-    yield running
-    running.stop()
-    pg.remove()
+    yield from _private(tmp_path_factory, fake_twilio, conversations_too=True)
 
 
 def test_the_whole_database_down_mid_report_loses_nothing(all_private_stack):
     stack, pg = all_private_stack, all_private_stack.pg
     chat = Chat(stack)
     first = [chat.say(m) for m in REPORT_JOURNEY[:8]]
-    pg.stop()
-    down_at = time.monotonic()
-    try:
+    with down_for_30_seconds(pg):
         # The conversation goes on where it was, read from and written to Redis.
         rest = [chat.say(m) for m in REPORT_JOURNEY[8:-1]]
         assert "Here's what you've told me" in rest[-1] and "Flat 4, Oak Court" in rest[-1]
         reply = chat.say(REPORT_JOURNEY[-1])
         assert SAFE in reply and "999" in reply
-        time.sleep(max(0.0, 30 - (time.monotonic() - down_at)))
-    finally:
-        pg.start()
     cases = wait_for_case(stack, chat)
     assert len(cases) == 1
     assert_every_answer(cases[0])
